@@ -1,0 +1,41 @@
+# Two entry points: `make run` serves on the embedded defaults, `make test` runs every check.
+# Both create .venv when it is missing and install what they need first.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+export HOST PORT
+
+.PHONY: run test check-system bench clean
+
+$(BIN)/python:
+	scripts/check-python $(PYTHON)
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed-run: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet --disable-pip-version-check -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $@ $(VENV)/.installed-run
+
+check-system:
+	scripts/install-system-packages
+
+run: check-system $(VENV)/.installed-run
+	$(BIN)/python -m server
+
+test: check-system $(VENV)/.installed-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/python -m pytest
+
+bench: check-system $(VENV)/.installed-test
+	$(BIN)/python bench/sandbox_overhead.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,443 @@
+"""The trusted side of a run: answer the runner's evaluations and record them.
+
+One ``Evaluator`` drives one runner process through its cases. It owns the
+objective of each case, counts evaluations, enforces the budget, keeps the
+trajectory and watches the limits the kernel cannot enforce (wall-clock time
+and output size). Everything read from the runner is parsed here as plain
+numbers or size-capped JSON, and nothing in it decides a count, a value or a
+verdict by itself.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import selectors
+import signal
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from grader import sandbox
+from grader.errors import SandboxError
+from grader.sandbox import Limits, SandboxMode
+from grader.verdicts import Verdict
+from reference.labs import Instance
+
+logger = logging.getLogger(__name__)
+
+MAX_MESSAGE_BYTES = 256 * 2**10
+EXIT_GRACE_SECONDS = 1.0
+
+
+@dataclass
+class CaseRecord:
+    """What happened in one case, from the evaluator's own bookkeeping.
+
+    Attributes
+    ----------
+    points : list of tuple of float
+        Every evaluated point, in order; the budget caps its length.
+    values : list of float
+        ``f`` at each of ``points``.
+    returned_point : tuple of float or None
+        The point ``solution`` returned, parsed and shape-checked here.
+    budget_spent : bool
+        Whether ``func`` was called past the budget.
+    error_kind : str or None
+        The runner's report of why the case failed (untrusted, used only
+        to pick the verdict of the student's own failure).
+    """
+
+    points: list[tuple[float, ...]] = field(default_factory=list)
+    values: list[float] = field(default_factory=list)
+    returned_point: tuple[float, ...] | None = None
+    budget_spent: bool = False
+    error_kind: str | None = None
+
+
+@dataclass
+class RunRecord:
+    """The result of one runner process over all its cases.
+
+    Attributes
+    ----------
+    failure : Verdict or None
+        The submission's failure, or None when every case returned a point.
+    detail : str
+        Why it failed, for the student: a traceback of their own frames, or a limit.
+    cases : list of CaseRecord
+        One record per case started, in order.
+    stdout, stderr : bytes
+        The runner's output up to the output limit, from before the first hidden
+        case only, so that a hidden start point printed there stays hidden.
+    cpu_seconds : float
+        User plus system CPU time of the runner's process tree.
+    wall_seconds : float
+        From the runner's start to its end.
+    """
+
+    failure: Verdict | None = None
+    detail: str = ""
+    cases: list[CaseRecord] = field(default_factory=list)
+    stdout: bytes = b""
+    stderr: bytes = b""
+    cpu_seconds: float = 0.0
+    wall_seconds: float = 0.0
+
+
+class _RunEnded(Exception):
+    """Raised inside the event loop to stop the run with a verdict."""
+
+    def __init__(self, verdict: Verdict | None, detail: str) -> None:
+        super().__init__(detail)
+        self.verdict = verdict
+        self.detail = detail
+
+
+def parse_point(value: Any, dimension: int) -> tuple[float, ...]:
+    """Turn a returned point from the runner's JSON into ``dimension`` finite floats.
+
+    Raises
+    ------
+    ValueError
+        With a message for the student that names the problem.
+    """
+    items: list[Any] = []
+    _flatten_point(value, items)
+    if len(items) != dimension:
+        raise ValueError(
+            f"solution returned {len(items)} number(s), expected a point with {dimension} "
+            f"coordinate(s) (a float{' or a sequence of 2 floats' if dimension == 2 else ''})"
+        )
+    point = []
+    for item in items:
+        if isinstance(item, dict):
+            raise ValueError(f"solution returned {item.get('invalid', 'something')}, not a real number")
+        if isinstance(item, bool) or not isinstance(item, (int, float)):
+            raise ValueError(f"solution returned {type(item).__name__}, not a real number")
+        try:
+            number = float(item)
+        except OverflowError:
+            raise ValueError("solution returned an integer too large for a float") from None
+        if not math.isfinite(number):
+            raise ValueError(f"solution returned {number!r}; the point must be finite")
+        point.append(number)
+    return tuple(point)
+
+
+def _flatten_point(value: Any, items: list[Any]) -> None:
+    if isinstance(value, list):
+        for item in value:
+            _flatten_point(item, items)
+    else:
+        items.append(value)
+
+
+class Evaluator:
+    """Run one submission's file through a list of cases in one runner process.
+
+    ``visible_cases`` is how many leading cases may show their output to the
+    student; output from later (hidden) cases is counted but not kept.
+    """
+
+    def __init__(
+        self,
+        code: str,
+        cases: list[Instance],
+        budget: int,
+        limits: Limits,
+        mode: SandboxMode,
+        slot: int = 0,
+        visible_cases: int = 1,
+        work_root: Path | None = None,
+    ) -> None:
+        self.code = code
+        self.cases = cases
+        self.budget = budget
+        self.limits = limits
+        self.mode = mode
+        self.slot = slot
+        self.visible_cases = visible_cases
+        self.work_root = work_root
+        self.record = RunRecord()
+        self._buffer = b""
+        self._output_total = 0
+        self._keep_output = True
+        self._case: CaseRecord | None = None
+        self._instance: Instance | None = None
+        self._deadline = 0.0
+
+    def run(self) -> RunRecord:
+        """Run every case and return the record; raises ``SandboxError`` on the service's failure."""
+        with tempfile.TemporaryDirectory(prefix="run-", dir=self.work_root) as run_dir:
+            os.chmod(run_dir, 0o755)
+            sandbox.prepare_run_dir(Path(run_dir), self.code)
+            self._run_in(Path(run_dir))
+        return self.record
+
+    def _run_in(self, run_dir: Path) -> None:
+        request_read, request_write = os.pipe()
+        reply_read, reply_write = os.pipe()
+        started = time.monotonic()
+        try:
+            process = sandbox.start(self.mode, run_dir, self.limits, self.slot, request_write, reply_read)
+        except SandboxError:
+            for fd in (request_read, request_write, reply_read, reply_write):
+                os.close(fd)
+            raise
+        os.close(request_write)
+        os.close(reply_read)
+        os.set_blocking(reply_write, False)
+
+        self._reply_fd = reply_write
+        self._process = process
+        selector = selectors.DefaultSelector()
+        try:
+            self._drive(selector, request_read, process)
+        except _RunEnded as ended:
+            if ended.verdict is not None and self.record.failure is None:
+                self.record.failure = ended.verdict
+                self.record.detail = ended.detail
+        finally:
+            selector.close()
+            os.close(request_read)
+            os.close(reply_write)
+            self._finish(process, started)
+
+    def _drive(
+        self, selector: selectors.BaseSelector, request_fd: int, process: sandbox.RunnerProcess
+    ) -> None:
+        for fd in (request_fd, process.stdout_fd, process.stderr_fd):
+            os.set_blocking(fd, False)
+        selector.register(request_fd, selectors.EVENT_READ, "request")
+        selector.register(process.stdout_fd, selectors.EVENT_READ, "stdout")
+        selector.register(process.stderr_fd, selectors.EVENT_READ, "stderr")
+
+        self._phase = "startup"
+        self._next_case = 0
+        self._deadline = time.monotonic() + self.limits.wall_time
+        while True:
+            timeout = self._deadline - time.monotonic()
+            if timeout <= 0 and self._phase == "startup":
+                raise SandboxError(f"the runner did not start within {self.limits.wall_time:g} s")
+            if timeout <= 0:
+                raise _RunEnded(Verdict.TIME_LIMIT, self._time_limit_message())
+            for key, _ in selector.select(timeout):
+                chunk = self._read(key.fd)
+                if chunk is None:
+                    continue
+                if key.data == "request":
+                    if not chunk:
+                        self._runner_exited(process)
+                    self._buffer += chunk
+                    self._handle_messages()
+                elif chunk:
+                    self._take_output(key.data, chunk)
+                else:
+                    selector.unregister(key.fd)
+
+    @staticmethod
+    def _read(fd: int) -> bytes | None:
+        """Read what is there: ``b""`` at end of file, None if nothing is ready after all."""
+        try:
+            return os.read(fd, 65536)
+        except BlockingIOError:
+            return None
+
+    def _handle_messages(self) -> None:
+        while True:
+            end = self._buffer.find(b"\n")
+            if end < 0:
+                if len(self._buffer) > MAX_MESSAGE_BYTES:
+                    raise _RunEnded(Verdict.INVALID_RESULT, "the runner sent a message over the size cap")
+                return
+            line = self._buffer[:end]
+            self._buffer = self._buffer[end + 1 :]
+            if len(line) > MAX_MESSAGE_BYTES:
+                raise _RunEnded(Verdict.INVALID_RESULT, "the runner sent a message over the size cap")
+            self._handle_line(line)
+
+    def _handle_line(self, line: bytes) -> None:
+        kind, _, payload = line.partition(b" ")
+        if kind == b"E":
+            self._evaluate(payload)
+        elif kind == b"R":
+            self._on_report(payload)
+        else:
+            raise _RunEnded(Verdict.INVALID_RESULT, f"the runner sent a malformed message ({kind[:20]!r})")
+
+    def _evaluate(self, payload: bytes) -> None:
+        case, instance = self._case, self._instance
+        if case is None or instance is None:
+            self._reply("X no case is running")  # A thread left over from a finished case.
+            return
+        try:
+            point = tuple(float(v) for v in payload.split())
+        except ValueError:
+            raise _RunEnded(
+                Verdict.INVALID_RESULT, "the runner sent a malformed evaluation request"
+            ) from None
+        if len(point) != instance.objective.dimension:
+            raise _RunEnded(Verdict.INVALID_RESULT, "the runner sent a point of the wrong dimension")
+        if len(case.values) >= self.budget:
+            case.budget_spent = True
+            self._reply(f"B {self.budget}")
+            return
+        value, gradient = instance.objective.value_and_gradient(point)
+        case.points.append(point)
+        case.values.append(value)
+        self._reply("V " + " ".join(map(repr, [value, *gradient])))
+
+    def _reply(self, line: str) -> None:
+        try:
+            os.write(self._reply_fd, (line + "\n").encode("ascii"))
+        except BlockingIOError:
+            # Only a runner that sends requests without reading the replies fills the pipe.
+            raise _RunEnded(
+                Verdict.INVALID_RESULT, "the runner stopped reading the evaluator's replies"
+            ) from None
+        except BrokenPipeError:
+            pass  # The runner is gone; its exit is handled when the request pipe closes.
+
+    def _on_report(self, payload: bytes) -> None:
+        try:
+            report = json.loads(payload)
+        except (ValueError, RecursionError):
+            raise _RunEnded(Verdict.INVALID_RESULT, "the runner sent a malformed report") from None
+        if not isinstance(report, dict):
+            raise _RunEnded(Verdict.INVALID_RESULT, "the runner sent a malformed report")
+        status = report.get("status")
+        if self._phase == "startup":
+            if status != "started":
+                raise SandboxError(f"the runner's first report was {status!r}, expected 'started'")
+            self._phase = "import"
+            self._deadline = time.monotonic() + self.limits.wall_time
+            return
+        if self._phase == "import":
+            if status == "ready":
+                self._start_next_case()
+                return
+            if status == "error":
+                raise _RunEnded(_import_failure(report.get("kind")), _text(report.get("message")))
+            raise _RunEnded(Verdict.INVALID_RESULT, "the runner sent an unexpected report")
+        if self._case is None:
+            return  # A second report for a finished case, for example from a forked child.
+
+        case, instance = self._case, self._instance
+        assert instance is not None
+        if status == "returned":
+            try:
+                case.returned_point = parse_point(report.get("point"), instance.objective.dimension)
+            except ValueError as error:
+                raise _RunEnded(Verdict.INVALID_RESULT, str(error)) from None
+        elif status == "error":
+            case.error_kind = _text(report.get("kind"))
+            if not (case.budget_spent and case.points):
+                raise _RunEnded(_runtime_failure(case.error_kind), _text(report.get("message")))
+        else:
+            raise _RunEnded(Verdict.INVALID_RESULT, "the runner sent an unexpected report")
+        self._start_next_case()
+
+    def _drain_output(self) -> None:
+        """Read what the runner flushed before its last report, which the loop may not have seen."""
+        for stream, fd in (("stdout", self._process.stdout_fd), ("stderr", self._process.stderr_fd)):
+            while chunk := self._read(fd):
+                self._take_output(stream, chunk)
+
+    def _start_next_case(self) -> None:
+        self._drain_output()
+        if self._next_case >= len(self.cases):
+            self._case = self._instance = None
+            self._reply("Q")
+            raise _RunEnded(None, "")
+        self._instance = self.cases[self._next_case]
+        self._case = CaseRecord()
+        self.record.cases.append(self._case)
+        if self._next_case >= self.visible_cases:
+            self._keep_output = False
+        self._next_case += 1
+        self._phase = "case"
+        self._deadline = time.monotonic() + self.limits.wall_time
+        start = self._instance.start_point
+        self._reply(f"C {len(start)} " + " ".join(map(repr, start)))
+
+    def _take_output(self, stream: str, chunk: bytes) -> None:
+        self._output_total += len(chunk)
+        if self._keep_output:
+            kept = getattr(self.record, stream)
+            room = self.limits.output - len(self.record.stdout) - len(self.record.stderr)
+            setattr(self.record, stream, kept + chunk[: max(room, 0)])
+        if self._output_total > self.limits.output:
+            raise _RunEnded(
+                Verdict.OUTPUT_LIMIT,
+                f"the run printed more than {self.limits.output} bytes; print less, or only at the end",
+            )
+
+    def _runner_exited(self, process: sandbox.RunnerProcess) -> None:
+        """Turn the runner's end before its last report into a verdict."""
+        if self._phase == "startup":
+            process.wait(EXIT_GRACE_SECONDS)
+            self._drain_output()
+            message = self.record.stderr.decode("utf-8", "replace")[-2000:]
+            raise SandboxError(
+                f"the sandbox failed before the runner started (exit {process.exit_code}): {message}"
+            )
+        if not process.wait(EXIT_GRACE_SECONDS):
+            raise _RunEnded(Verdict.NO_RESULT, "the runner closed the pipe to the evaluator")
+        ended_by = process.signal
+        if ended_by == signal.SIGXCPU or (
+            ended_by == signal.SIGKILL and process.cpu_seconds >= self.limits.cpu_time - 1
+        ):
+            raise _RunEnded(
+                Verdict.TIME_LIMIT, f"the run used more than {self.limits.cpu_time} s of CPU time"
+            )
+        if ended_by is not None:
+            name = signal.Signals(ended_by).name
+            raise _RunEnded(Verdict.RUNTIME_ERROR, f"the runner was killed by {name}")
+        where = "the file was imported" if self._phase == "import" else "solution returned"
+        raise _RunEnded(
+            Verdict.NO_RESULT, f"the runner exited with status {process.exit_code} before {where}"
+        )
+
+    def _time_limit_message(self) -> str:
+        if self._phase == "import":
+            return f"importing the file took longer than {self.limits.wall_time:g} s"
+        return f"solution ran longer than {self.limits.wall_time:g} s on case {self._next_case}"
+
+    def _finish(self, process: sandbox.RunnerProcess, started: float) -> None:
+        if self.record.failure is None:
+            process.wait(EXIT_GRACE_SECONDS)  # After "Q" the runner exits by itself.
+            try:
+                self._drain_output()
+            except _RunEnded as ended:
+                self.record.failure, self.record.detail = ended.verdict, ended.detail
+        process.kill()
+        self.record.wall_seconds = time.monotonic() - started
+        self.record.cpu_seconds = process.cpu_seconds
+
+
+def _text(value: Any, limit: int = 8000) -> str:
+    return value[:limit] if isinstance(value, str) else ""
+
+
+_FAILURE_KINDS = {
+    "syntax_error": Verdict.SYNTAX_ERROR,
+    "import_error": Verdict.IMPORT_ERROR,
+    "missing_solution": Verdict.MISSING_SOLUTION,
+    "memory": Verdict.MEMORY_LIMIT,
+    "process": Verdict.PROCESS_LIMIT,
+}
+
+
+def _import_failure(kind: Any) -> Verdict:
+    return _FAILURE_KINDS.get(kind, Verdict.IMPORT_ERROR) if isinstance(kind, str) else Verdict.IMPORT_ERROR
+
+
+def _runtime_failure(kind: str) -> Verdict:
+    verdict = _FAILURE_KINDS.get(kind, Verdict.RUNTIME_ERROR)
+    return verdict if verdict in (Verdict.MEMORY_LIMIT, Verdict.PROCESS_LIMIT) else Verdict.RUNTIME_ERROR

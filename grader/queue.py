@@ -1,0 +1,205 @@
+"""The submission queue in the database, with leases.
+
+A worker claims the oldest queued submission by setting ``status='running'``
+and a fresh ``lease_token`` in one UPDATE, so two workers never claim the same
+row. It renews the lease while it grades; the watchdog requeues running rows
+whose lease expired (their worker died). Every later write names the lease
+token, so only the current holder can store a result or requeue.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from grader.grading import GradeResult
+from grader.verdicts import Verdict
+from server.db import transaction
+from server.models import CaseResult, Status, Submission, utc_now
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 2
+"""An internal error is retried once; the second one is final."""
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A worker's hold on one running submission."""
+
+    submission_id: int
+    lease_token: str
+    lab_id: str
+    code: str
+    attempts: int
+
+
+def claim_next(factory: sessionmaker[Session], lease_seconds: float) -> Claim | None:
+    """Claim the oldest queued submission, or return None if there is none."""
+    token = secrets.token_hex(16)
+    now = utc_now()
+    oldest = (
+        select(Submission.id).where(Submission.status == Status.QUEUED.value).order_by(Submission.id).limit(1)
+    )
+    with transaction(factory) as session:
+        claimed = session.execute(
+            update(Submission)
+            .where(Submission.id == oldest.scalar_subquery(), Submission.status == Status.QUEUED.value)
+            .values(
+                status=Status.RUNNING.value,
+                lease_token=token,
+                lease_expires_at=now + dt.timedelta(seconds=lease_seconds),
+                attempts=Submission.attempts + 1,
+                started_at=now,
+            )
+            .returning(Submission.id, Submission.lab_id, Submission.code, Submission.attempts)
+        ).first()
+    if claimed is None:
+        return None
+    return Claim(claimed.id, token, claimed.lab_id, claimed.code, claimed.attempts)
+
+
+def renew(factory: sessionmaker[Session], tokens: Iterable[str], lease_seconds: float) -> None:
+    """Extend the leases of submissions still being graded."""
+    tokens = list(tokens)
+    if not tokens:
+        return
+    with transaction(factory) as session:
+        session.execute(
+            update(Submission)
+            .where(Submission.lease_token.in_(tokens), Submission.status == Status.RUNNING.value)
+            .values(lease_expires_at=utc_now() + dt.timedelta(seconds=lease_seconds))
+        )
+
+
+def requeue_expired(factory: sessionmaker[Session]) -> list[int]:
+    """Requeue running submissions whose lease expired; return their ids."""
+    with transaction(factory) as session:
+        rows = session.execute(
+            update(Submission)
+            .where(Submission.status == Status.RUNNING.value, Submission.lease_expires_at < utc_now())
+            .values(status=Status.QUEUED.value, lease_token=None, lease_expires_at=None)
+            .returning(Submission.id)
+        ).all()
+    return [row.id for row in rows]
+
+
+def release(factory: sessionmaker[Session], claim: Claim) -> bool:
+    """Put a claimed submission back in the queue without charging an attempt."""
+    with transaction(factory) as session:
+        result = session.execute(
+            _current(claim).values(
+                status=Status.QUEUED.value,
+                lease_token=None,
+                lease_expires_at=None,
+                attempts=Submission.attempts - 1,
+            )
+        )
+    return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+def fail_internal(factory: sessionmaker[Session], claim: Claim, message: str) -> str:
+    """Record the service's own failure: requeue once, then give the final verdict.
+
+    Returns ``"requeued"``, ``"failed"`` or ``"lost"`` (the lease had already expired).
+    """
+    if claim.attempts < MAX_ATTEMPTS:
+        values: dict[str, object] = {
+            "status": Status.QUEUED.value,
+            "lease_token": None,
+            "lease_expires_at": None,
+        }
+        outcome = "requeued"
+    else:
+        values = {
+            "status": Status.DONE.value,
+            "verdict": Verdict.INTERNAL_ERROR.value,
+            "detail": "the grader failed twice on this submission; a TA has been told in the logs",
+            "lease_token": None,
+            "finished_at": utc_now(),
+        }
+        outcome = "failed"
+    with transaction(factory) as session:
+        result = session.execute(_current(claim).values(**values))
+    return outcome if result.rowcount == 1 else "lost"  # type: ignore[attr-defined]
+
+
+def complete(
+    factory: sessionmaker[Session],
+    claim: Claim,
+    result: GradeResult,
+    hidden: list[bool],
+    seeds: list[int | None],
+) -> bool:
+    """Store a graded result under the claim's lease; return False if the lease was lost."""
+    with transaction(factory) as session:
+        stored = session.execute(
+            _current(claim).values(
+                status=Status.DONE.value,
+                verdict=result.verdict.value,
+                detail=result.detail,
+                stdout=result.stdout,
+                stderr=result.stderr,
+                cpu_seconds=result.cpu_seconds,
+                wall_seconds=result.wall_seconds,
+                lease_token=None,
+                finished_at=utc_now(),
+            )
+        )
+        if stored.rowcount != 1:  # type: ignore[attr-defined]
+            return False
+        session.add_all(_case_rows(claim.submission_id, result, hidden, seeds))
+    return True
+
+
+def _current(claim: Claim):  # type: ignore[no-untyped-def]
+    return update(Submission).where(
+        Submission.id == claim.submission_id,
+        Submission.lease_token == claim.lease_token,
+        Submission.status == Status.RUNNING.value,
+    )
+
+
+def _finite_or_none(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def _case_rows(
+    submission_id: int, result: GradeResult, hidden: list[bool], seeds: list[int | None]
+) -> list[CaseResult]:
+    rows = []
+    for index, (score, record) in enumerate(zip(result.scores, result.records)):
+        trajectory = (
+            np.column_stack(
+                [np.asarray(record.points, dtype="<f8").reshape(len(record.values), -1), record.values]
+            )
+            if record.values
+            else np.empty((0, 0), dtype="<f8")
+        )
+        rows.append(
+            CaseResult(
+                submission_id=submission_id,
+                case_index=index,
+                hidden=hidden[index],
+                seed=seeds[index],
+                final_point=list(score.final_point),
+                final_f=_finite_or_none(score.final_f),
+                gap=_finite_or_none(score.gap),
+                distance=_finite_or_none(score.distance),
+                evaluations=score.evaluations,
+                evaluations_to_target=list(score.evaluations_to_target),
+                reached_global=score.reached_global,
+                budget_spent=score.budget_spent,
+                scored_on=score.scored_on,
+                trajectory=trajectory.astype("<f8").tobytes(),
+            )
+        )
+    return rows

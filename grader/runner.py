@@ -1,0 +1,279 @@
+"""Run one student's solution file: the untrusted side of the grader.
+
+This file runs inside the sandbox with nothing of the grader beside it, so it
+imports only the standard library (and NumPy or torch when the student's code
+brings them). Nothing it sends is trusted: the evaluator on the other end of
+the pipes counts evaluations, computes every value and re-evaluates the
+returned point itself.
+
+Usage::
+
+    python -I runner.py SOLUTION_FILE REQUEST_FD REPLY_FD
+
+Protocol: one ASCII line per message, numbers written with ``repr(float)``.
+
+evaluator to runner (REPLY_FD):
+    ``C <dimension> <x0> [<x1> ...]``  start a case at this point
+    ``V <f> <g0> [<g1> ...]``          value and gradient for the last request
+    ``B <budget>``                     the budget is spent, no value
+    ``Q``                              no more cases: exit
+runner to evaluator (REQUEST_FD):
+    ``E <x0> [<x1> ...]``              evaluate ``func`` here
+    ``R <json>``                       a report: ``started``, ``ready``, ``returned`` or ``error``
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import os
+import sys
+import threading
+import traceback
+from typing import Any
+
+MAX_ERROR_CHARS = 8000
+MAX_POINT_ITEMS = 4096
+
+
+class BudgetExhausted(RuntimeError):
+    """Raised by ``func`` once the lab's evaluation budget is spent."""
+
+
+class Channel:
+    """The runner's end of the pipes to the evaluator."""
+
+    def __init__(self, request_fd: int, reply_fd: int) -> None:
+        self._request_fd = request_fd
+        self._replies = os.fdopen(reply_fd, "rb", buffering=65536)
+        # Student threads may call func concurrently; one request is in flight at a time.
+        self._lock = threading.Lock()
+        self.budget_spent = False
+
+    def send(self, line: str) -> None:
+        data = (line + "\n").encode("ascii")
+        while data:
+            written = os.write(self._request_fd, data)
+            data = data[written:]
+
+    def receive(self) -> list[str]:
+        line = self._replies.readline()
+        if not line:
+            raise SystemExit(0)  # The evaluator closed the pipe: grading is over.
+        return line.decode("ascii").split()
+
+    def report(self, **fields: Any) -> None:
+        self.send("R " + json.dumps(fields, separators=(",", ":")))
+
+    def evaluate(self, point: list[float]) -> tuple[float, list[float]]:
+        with self._lock:
+            self.send("E " + " ".join(map(repr, point)))
+            reply = self.receive()
+        if reply[0] == "B":
+            self.budget_spent = True
+            raise BudgetExhausted(
+                f"the evaluation budget of {reply[1]} calls of func is spent; "
+                "return your best point instead of calling func again"
+            )
+        if reply[0] != "V":
+            raise RuntimeError(f"func failed: {' '.join(reply[1:])}")
+        values = [float(v) for v in reply[1:]]
+        return values[0], values[1:]
+
+
+def _point_from_argument(p: Any, dimension: int) -> list[float]:
+    """Turn what the student passed to ``func`` into ``dimension`` floats."""
+    if hasattr(p, "tolist") and not isinstance(p, (list, tuple)):
+        p = p.tolist()  # NumPy arrays and scalars
+    items = list(_flatten(p)) if isinstance(p, (list, tuple)) else [p]
+    if len(items) != dimension:
+        raise ValueError(f"func expects a point with {dimension} coordinate(s), got {len(items)}: {p!r}")
+    point = []
+    for item in items:
+        if isinstance(item, (bool, complex)) or not isinstance(item, (int, float)):
+            raise TypeError(f"func expects real numbers, got {type(item).__name__}: {item!r}")
+        point.append(float(item))
+    return point
+
+
+def _flatten(value: Any) -> Any:
+    for item in value:
+        if isinstance(item, (list, tuple)):
+            yield from _flatten(item)
+        else:
+            yield item
+
+
+def _make_torch_function(channel: Channel) -> Any:
+    import torch
+
+    class Evaluate(torch.autograd.Function):
+        """``func`` as an autograd node whose gradient comes from the evaluator."""
+
+        @staticmethod
+        def forward(ctx: Any, p: Any) -> Any:
+            dtype = p.dtype if p.is_floating_point() else torch.float64
+            value, gradient = channel.evaluate(p.detach().reshape(-1).double().tolist())
+            ctx.save_for_backward(torch.tensor(gradient, dtype=dtype).reshape(p.shape))
+            return torch.tensor(value, dtype=dtype)
+
+        @staticmethod
+        def backward(ctx: Any, grad_output: Any) -> Any:
+            (gradient,) = ctx.saved_tensors
+            return grad_output * gradient
+
+    return Evaluate
+
+
+def make_func(channel: Channel, dimension: int) -> Any:
+    """Build the ``func`` handed to ``solution``: one call is one evaluation."""
+    torch_function = None
+
+    def func(p: Any) -> Any:
+        nonlocal torch_function
+        torch = sys.modules.get("torch")
+        if torch is not None and isinstance(p, torch.Tensor):
+            if p.numel() != dimension:
+                raise ValueError(
+                    f"func expects a tensor with {dimension} element(s), got shape {tuple(p.shape)}"
+                )
+            if torch_function is None:
+                torch_function = _make_torch_function(channel)
+            return torch_function.apply(p)
+        value, _ = channel.evaluate(_point_from_argument(p, dimension))
+        return value
+
+    return func
+
+
+def plain_point(value: Any, depth: int = 0) -> Any:
+    """Copy a returned point into JSON-safe numbers without trusting its methods.
+
+    Floats go through ``float.__repr__`` so that a subclass cannot lie about
+    its value; anything that is not a real number becomes an ``{"invalid": ...}``
+    marker that the evaluator turns into a verdict.
+    """
+    if depth > 8:
+        return {"invalid": "a point nested more than 8 levels deep"}
+    module = type(value).__module__.split(".")[0]
+    if module in ("numpy", "torch") and hasattr(value, "tolist"):
+        if module == "torch":
+            value = value.detach().cpu()
+        value = value.tolist()
+    if isinstance(value, bool):
+        return {"invalid": f"a bool ({value!r})"}
+    if isinstance(value, int):
+        return int.__index__(value)
+    if isinstance(value, float):
+        return float(float.__repr__(value))
+    if isinstance(value, complex):
+        return {"invalid": "a complex number"}
+    if isinstance(value, (list, tuple)):
+        if len(value) > MAX_POINT_ITEMS:
+            return {"invalid": f"a sequence of {len(value)} items"}
+        return [plain_point(item, depth + 1) for item in value]
+    return {"invalid": f"an object of type {type(value).__name__}"}
+
+
+def _student_traceback(error: BaseException, solution_path: str) -> str:
+    """Format ``error`` keeping only the frames of the student's file."""
+    frames = [f for f in traceback.extract_tb(error.__traceback__) if f.filename == solution_path]
+    lines = ["Traceback (most recent call last):\n"] if frames else []
+    lines += traceback.format_list(frames)
+    lines += traceback.format_exception_only(type(error), error)
+    text = "".join(lines)
+    return text if len(text) <= MAX_ERROR_CHARS else text[-MAX_ERROR_CHARS:]
+
+
+def _flush_output() -> None:
+    """Flush the student's prints before a report, so they are read before the next case."""
+    for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+        try:
+            stream.flush()  # type: ignore[union-attr]
+        except Exception:
+            pass  # The student replaced or closed the stream; their output is theirs to lose.
+
+
+def _error_kind(error: BaseException) -> str:
+    if isinstance(error, MemoryError) or "can't allocate memory" in str(error):
+        return "memory"
+    if isinstance(error, BlockingIOError) or "can't start new thread" in str(error):
+        return "process"  # fork() and thread creation fail with EAGAIN at RLIMIT_NPROC.
+    return "runtime_error"
+
+
+def load_solution(channel: Channel, path: str) -> Any:
+    """Import the student's file and return its ``solution``, or report why not."""
+    try:
+        spec = importlib.util.spec_from_file_location("submission", path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["submission"] = module
+        spec.loader.exec_module(module)
+    except SyntaxError as error:
+        channel.report(status="error", kind="syntax_error", message=_student_traceback(error, path))
+        return None
+    except Exception as error:
+        kind = _error_kind(error)
+        kind = "import_error" if kind == "runtime_error" else kind
+        channel.report(status="error", kind=kind, message=_student_traceback(error, path))
+        return None
+
+    solution = getattr(module, "solution", None)
+    if not callable(solution):
+        channel.report(
+            status="error",
+            kind="missing_solution",
+            message="the file defines no function solution(func, start_point)",
+        )
+        return None
+    return solution
+
+
+def run_case(channel: Channel, solution: Any, path: str, start: list[float]) -> None:
+    """Call ``solution`` once and report the point it returns or the error it raises."""
+    channel.budget_spent = False
+    func = make_func(channel, len(start))
+    start_point: Any = start[0] if len(start) == 1 else tuple(start)
+    try:
+        point = solution(func, start_point)
+        result = plain_point(point)
+    except Exception as error:
+        _flush_output()
+        channel.report(
+            status="error",
+            kind=_error_kind(error),
+            budget_spent=channel.budget_spent,
+            message=_student_traceback(error, path),
+        )
+        return
+    _flush_output()
+    channel.report(status="returned", point=result)
+
+
+def main(argv: list[str]) -> None:
+    path, request_fd, reply_fd = argv[1], int(argv[2]), int(argv[3])
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
+    channel = Channel(request_fd, reply_fd)
+    channel.report(status="started")  # Tells the sandbox's own failures apart from the student's.
+
+    solution = load_solution(channel, path)
+    if solution is None:
+        return
+    _flush_output()
+    channel.report(status="ready")
+
+    while True:
+        command = channel.receive()
+        if command[0] != "C":
+            return
+        dimension = int(command[1])
+        start = [float(v) for v in command[2 : 2 + dimension]]
+        if not all(math.isfinite(v) for v in start):
+            return
+        run_case(channel, solution, path, start)
+
+
+if __name__ == "__main__":
+    main(sys.argv)

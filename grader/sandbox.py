@@ -1,0 +1,364 @@
+"""Launch the runner in a sandbox.
+
+Theory of operation
+-------------------
+Every run starts one process tree::
+
+    prlimit (rlimits) -> bwrap (namespaces, mounts) -> setpriv (uid, caps) -> python runner.py
+
+``prlimit`` sets the resource limits, which survive every later exec.
+``bwrap`` (bubblewrap) unshares the PID, network, IPC, UTS and cgroup
+namespaces, so the run sees only its own processes and a loopback interface,
+and builds a new root file system from read-only binds of ``/usr``, the
+Python installation and its site-packages, plus a fresh size-capped tmpfs as
+working directory. The data directory, the repository, other runs and
+everything else on the host are not mounted at all. ``--new-session`` takes
+the controlling terminal away (so TIOCSTI fails) and ``--die-with-parent``
+ties the sandbox's life to the grader's.
+
+When the grader runs as root, bwrap itself runs privileged and ``setpriv``
+drops the runner to a per-worker-slot uid with no capabilities and
+``no_new_privs``, so RLIMIT_NPROC counts only that run's processes. When the
+grader is not root, bwrap builds a user namespace and maps the grader's uid
+to ``nobody`` inside.
+
+The evaluator kills a run by SIGKILL to the process group of ``prlimit``'s
+child, which is bwrap. With ``--unshare-pid``, bwrap's init is PID 1 of the
+run's namespace and gets SIGKILL through ``--die-with-parent``; when PID 1 of
+a namespace dies, the kernel kills every other process in it, including
+children that called ``setsid``.
+
+The student's file and the runner are bound read-only at ``/sandbox``; the
+two pipes to the evaluator are inherited as file descriptors.
+
+``SandboxMode.NONE`` runs the same command without bwrap and setpriv. It is
+for local experiments only: the runner then sees the whole file system and
+the network, and a child that calls ``setsid`` escapes the kill.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import sysconfig
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from grader.errors import SandboxError
+
+logger = logging.getLogger(__name__)
+
+RUNNER_SOURCE = Path(__file__).with_name("runner.py")
+SANDBOX_DIR = "/sandbox"
+WORK_DIR = "/tmp"
+PRIVATE_PACKAGES = ("server", "grader", "reference")
+"""Packages of this project that must stay hidden if installed into site-packages."""
+
+ENVIRONMENT = {
+    "PATH": "/usr/bin:/bin",
+    "LANG": "C.UTF-8",
+    "HOME": WORK_DIR,
+    "TMPDIR": WORK_DIR,
+    "OMP_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+}
+"""The runner's whole environment: nothing of the grader's is passed on."""
+
+PASSED_ENVIRONMENT = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+"""Variables copied from the grader when set: some CPUs need them for OpenBLAS to work."""
+
+
+class SandboxMode(enum.StrEnum):
+    BWRAP = "bwrap"
+    NONE = "none"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits of one run.
+
+    Attributes
+    ----------
+    wall_time : float
+        Seconds of wall-clock time for importing the file and again for each case.
+    cpu_time : int
+        Seconds of CPU time for the whole run (RLIMIT_CPU).
+    memory : int
+        Bytes of address space (RLIMIT_AS). Importing torch maps about 640 MB.
+    processes : int
+        Processes and threads of the run's uid (RLIMIT_NPROC).
+    file_size : int
+        Bytes in any one file the run writes (RLIMIT_FSIZE).
+    open_files : int
+        Open file descriptors (RLIMIT_NOFILE).
+    output : int
+        Bytes of stdout plus stderr before the run is stopped.
+    disk : int
+        Bytes of the tmpfs working directory.
+    """
+
+    wall_time: float = 10.0
+    cpu_time: int = 30
+    memory: int = 1536 * 2**20
+    processes: int = 64
+    file_size: int = 8 * 2**20
+    open_files: int = 64
+    output: int = 64 * 2**10
+    disk: int = 16 * 2**20
+
+
+def check_available(mode: SandboxMode) -> None:
+    """Raise ``SandboxError`` unless ``mode`` can start runners on this machine."""
+    if mode is SandboxMode.NONE:
+        return
+    for tool, package in (("bwrap", "bubblewrap"), ("prlimit", "util-linux"), ("setpriv", "util-linux")):
+        if shutil.which(tool) is None:
+            raise SandboxError(
+                f"{tool} is not installed: install the Debian package {package} "
+                "(apt-get install bubblewrap), or set GRADEDESCENT_SANDBOX=none for local experiments only"
+            )
+
+
+def build_command(
+    mode: SandboxMode, run_dir: Path, limits: Limits, slot: int, request_fd: int, reply_fd: int
+) -> list[str]:
+    """Return the argv that starts the runner on ``run_dir/solution.py``."""
+    prlimit = [
+        "prlimit",
+        f"--cpu={limits.cpu_time}",
+        f"--as={limits.memory}",
+        f"--fsize={limits.file_size}",
+        f"--nofile={limits.open_files}",
+        f"--nproc={limits.processes}",
+        "--core=0",
+        "--",
+    ]
+    python = [sys.executable, "-I", "-B"]
+    if mode is SandboxMode.NONE:
+        runner = [str(run_dir / "runner.py"), str(run_dir / "solution.py")]
+        return prlimit + python + runner + [str(request_fd), str(reply_fd)]
+
+    runner = [f"{SANDBOX_DIR}/runner.py", f"{SANDBOX_DIR}/solution.py"]
+    return (
+        prlimit
+        + _bwrap_arguments(run_dir, limits)
+        + _privilege_drop(slot)
+        + python
+        + runner
+        + [str(request_fd), str(reply_fd)]
+    )
+
+
+def _bwrap_arguments(run_dir: Path, limits: Limits) -> list[str]:
+    arguments = [
+        "bwrap",
+        "--die-with-parent",
+        "--new-session",
+        "--unshare-pid",
+        "--unshare-net",
+        "--unshare-ipc",
+        "--unshare-uts",
+        "--unshare-cgroup-try",
+        "--hostname",
+        "sandbox",
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+    ]
+    for top in ("/bin", "/lib", "/lib32", "/lib64", "/sbin"):
+        if os.path.islink(top):
+            arguments += ["--symlink", os.readlink(top), top]
+        elif os.path.isdir(top):
+            arguments += ["--ro-bind", top, top]
+    arguments += ["--ro-bind", "/usr", "/usr", "--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache"]
+
+    created: set[str] = {"/", "/usr", "/tmp", "/proc", "/dev"}
+    for path in _python_paths():
+        arguments += _parent_directories(path, created)
+        arguments += ["--ro-bind", path, path]
+        created.add(path)
+    for hidden in _private_package_paths():
+        arguments += ["--tmpfs", hidden]
+
+    arguments += ["--perms", "0755", "--dir", SANDBOX_DIR]
+    arguments += ["--ro-bind", str(run_dir / "runner.py"), f"{SANDBOX_DIR}/runner.py"]
+    arguments += ["--ro-bind", str(run_dir / "solution.py"), f"{SANDBOX_DIR}/solution.py"]
+    arguments += ["--size", str(limits.disk), "--perms", "01777", "--tmpfs", WORK_DIR]
+    arguments += ["--chdir", WORK_DIR]
+    if os.geteuid() != 0:
+        arguments += ["--unshare-user", "--uid", "65534", "--gid", "65534"]
+    else:
+        # Only setpriv may keep these, and it drops them with the bounding set.
+        arguments += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--cap-add", "CAP_SETPCAP"]
+    return arguments + ["--"]
+
+
+def _privilege_drop(slot: int) -> list[str]:
+    if os.geteuid() != 0:
+        return []
+    uid = SANDBOX_UID_BASE + slot
+    return [
+        "setpriv",
+        f"--reuid={uid}",
+        f"--regid={uid}",
+        "--clear-groups",
+        "--inh-caps=-all",
+        "--bounding-set=-all",
+        "--no-new-privs",
+        "--",
+    ]
+
+
+SANDBOX_UID_BASE = 61000
+"""Worker slot ``n`` runs student code as uid ``SANDBOX_UID_BASE + n``, which no account uses."""
+
+
+def _python_paths() -> list[str]:
+    """Return the directories the interpreter and its packages live in, outermost first."""
+    paths = {os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix)}
+    for key in ("stdlib", "platstdlib", "purelib", "platlib"):
+        paths.add(os.path.realpath(sysconfig.get_path(key)))
+    paths.add(os.path.dirname(os.path.realpath(sys.executable)))
+    if sys.prefix != sys.base_prefix:
+        paths.add(sys.prefix)  # The venv's own path, which pyvenv.cfg is found by.
+    ordered = sorted(paths, key=lambda p: (p.count("/"), p))
+    kept: list[str] = []
+    for path in ordered:
+        if not path.startswith("/usr/") and not any(path.startswith(k + "/") for k in kept):
+            kept.append(path)
+    return kept
+
+
+def _parent_directories(path: str, created: set[str]) -> list[str]:
+    """Create the parents of a bind target with mode 0755 (bwrap would use 0700)."""
+    arguments = []
+    parent = os.path.dirname(path)
+    missing = []
+    while parent not in created and parent != "/":
+        missing.append(parent)
+        parent = os.path.dirname(parent)
+    for directory in reversed(missing):
+        arguments += ["--perms", "0755", "--dir", directory]
+        created.add(directory)
+    return arguments
+
+
+def _private_package_paths() -> list[str]:
+    paths = []
+    for key in ("purelib", "platlib"):
+        site = Path(sysconfig.get_path(key))
+        for name in PRIVATE_PACKAGES:
+            if (site / name).is_dir():
+                paths.append(str(site / name))
+    return sorted(set(paths))
+
+
+def prepare_run_dir(run_dir: Path, code: str) -> None:
+    """Write the student's file and a copy of the runner, readable by the sandbox uid."""
+    run_dir.mkdir(mode=0o755, parents=True, exist_ok=True)
+    (run_dir / "solution.py").write_text(code, encoding="utf-8")
+    shutil.copyfile(RUNNER_SOURCE, run_dir / "runner.py")
+    for name in ("solution.py", "runner.py"):
+        os.chmod(run_dir / name, 0o644)
+
+
+class RunnerProcess:
+    """A started runner: its pipes, and its exit status and resource usage once reaped.
+
+    Reaping goes through ``os.wait4`` rather than ``Popen.wait`` so that the
+    run's own CPU time is known even while other runs are going on.
+    """
+
+    def __init__(self, popen: subprocess.Popen[bytes], mode: SandboxMode) -> None:
+        self.popen = popen
+        self.mode = mode
+        self.exit_code: int | None = None
+        self.cpu_seconds = 0.0
+        self.max_rss_bytes = 0
+
+    @property
+    def stdout_fd(self) -> int:
+        assert self.popen.stdout is not None
+        return self.popen.stdout.fileno()
+
+    @property
+    def stderr_fd(self) -> int:
+        assert self.popen.stderr is not None
+        return self.popen.stderr.fileno()
+
+    @property
+    def signal(self) -> int | None:
+        """The signal that ended the runner, or None if it exited or still runs."""
+        code = self.exit_code
+        if code is None:
+            return None
+        if code < 0:
+            return -code
+        if self.mode is SandboxMode.BWRAP and code > 128:
+            return code - 128  # bwrap exits with 128 + N when its child dies by signal N.
+        return None
+
+    def wait(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for the runner to end; return whether it has."""
+        deadline = time.monotonic() + timeout
+        while self.exit_code is None:
+            pid, status, usage = os.wait4(self.popen.pid, os.WNOHANG)
+            if pid:
+                self._reaped(status, usage)
+                break
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.005)
+        return True
+
+    def kill(self) -> None:
+        """SIGKILL the run's whole process group and reap it."""
+        if self.exit_code is None:
+            try:
+                os.killpg(self.popen.pid, 9)
+            except ProcessLookupError:
+                pass
+            _, status, usage = os.wait4(self.popen.pid, 0)
+            self._reaped(status, usage)
+        for pipe in (self.popen.stdout, self.popen.stderr):
+            if pipe is not None:
+                pipe.close()
+
+    def _reaped(self, status: int, usage: resource.struct_rusage) -> None:
+        self.exit_code = os.waitstatus_to_exitcode(status)
+        self.popen.returncode = self.exit_code  # Keeps Popen from waiting again.
+        self.cpu_seconds = usage.ru_utime + usage.ru_stime
+        self.max_rss_bytes = usage.ru_maxrss * 1024
+
+
+def start(
+    mode: SandboxMode, run_dir: Path, limits: Limits, slot: int, request_fd: int, reply_fd: int
+) -> RunnerProcess:
+    """Start the runner; its stdout and stderr are pipes the caller must drain."""
+    environment = dict(ENVIRONMENT)
+    for name in PASSED_ENVIRONMENT:
+        if name in os.environ:
+            environment[name] = os.environ[name]
+    command = build_command(mode, run_dir, limits, slot, request_fd, reply_fd)
+    try:
+        popen = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            pass_fds=(request_fd, reply_fd),
+            env=environment,
+            cwd=run_dir,
+            start_new_session=True,
+        )
+    except OSError as error:
+        raise SandboxError(f"could not start the runner with {command[0]!r}: {error}") from error
+    return RunnerProcess(popen, mode)

@@ -1,0 +1,136 @@
+"""Database tables. The schema changes only through Alembic migrations."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """A timestamp stored as UTC; SQLite drops the zone, so it is put back on read."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: pass a timezone-aware UTC time")
+        return value.astimezone(dt.UTC) if value is not None else None
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=dt.UTC)
+        return value
+
+
+class Status(enum.StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+
+
+class Student(Base):
+    """A student on the roster, who signs requests with a bearer token."""
+
+    __tablename__ = "students"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    student_id: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    section: Mapped[str] = mapped_column(String(32))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utc_now)
+
+    submissions: Mapped[list[Submission]] = relationship(back_populates="student")
+
+
+class Submission(Base):
+    """One solution file and, once graded, its verdict.
+
+    ``lease_token`` names the worker's claim on a running submission; a result
+    is stored only under the lease that is current, so a worker that lost its
+    lease (it stalled and the submission was requeued) cannot store a second result.
+    """
+
+    __tablename__ = "submissions"
+    __table_args__ = (
+        Index("ix_submissions_queue", "status", "id"),
+        Index("ix_submissions_lab_student", "lab_id", "student_pk"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    student_pk: Mapped[int] = mapped_column(ForeignKey("students.id"))
+    lab_id: Mapped[str] = mapped_column(String(32))
+    code: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default=Status.QUEUED.value)
+    verdict: Mapped[str | None] = mapped_column(String(32), default=None)
+    detail: Mapped[str] = mapped_column(Text, default="")
+    stdout: Mapped[str] = mapped_column(Text, default="")
+    stderr: Mapped[str] = mapped_column(Text, default="")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_token: Mapped[str | None] = mapped_column(String(64), default=None)
+    lease_expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
+    cpu_seconds: Mapped[float | None] = mapped_column(Float, default=None)
+    wall_seconds: Mapped[float | None] = mapped_column(Float, default=None)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utc_now)
+    started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
+
+    student: Mapped[Student] = relationship(back_populates="submissions")
+    cases: Mapped[list[CaseResult]] = relationship(
+        back_populates="submission", order_by="CaseResult.case_index", cascade="all, delete-orphan"
+    )
+
+
+class CaseResult(Base):
+    """The score of one case of a submission, with the evaluator's trajectory.
+
+    ``trajectory`` holds float64 little-endian values, one row per evaluation:
+    the point's coordinates and then ``f``. Non-finite scores are stored as NULL.
+    """
+
+    __tablename__ = "case_results"
+    __table_args__ = (UniqueConstraint("submission_id", "case_index"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"))
+    case_index: Mapped[int] = mapped_column(Integer)
+    hidden: Mapped[bool] = mapped_column(Boolean, default=False)
+    seed: Mapped[int | None] = mapped_column(Integer, default=None)
+    final_point: Mapped[list[float]] = mapped_column(JSON)
+    final_f: Mapped[float | None] = mapped_column(Float)
+    gap: Mapped[float | None] = mapped_column(Float)
+    distance: Mapped[float | None] = mapped_column(Float)
+    evaluations: Mapped[int] = mapped_column(Integer)
+    evaluations_to_target: Mapped[list[int | None]] = mapped_column(JSON)
+    reached_global: Mapped[bool] = mapped_column(Boolean)
+    budget_spent: Mapped[bool] = mapped_column(Boolean)
+    scored_on: Mapped[str] = mapped_column(String(32))
+    trajectory: Mapped[bytes] = mapped_column(LargeBinary)
+
+    submission: Mapped[Submission] = relationship(back_populates="cases")

@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, status
+
+from reference.labs import LABS, Lab, get_lab
+from server import leaderboard
+from server.deps import SessionDep
+from server.schemas import LabPublic, Leaderboard
+
+router = APIRouter(prefix="/api/labs", tags=["labs"])
+
+
+def lab_or_404(lab_id: str) -> Lab:
+    try:
+        return get_lab(lab_id)
+    except KeyError as error:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, error.args[0]) from None
+
+
+def public_lab(lab: Lab) -> LabPublic:
+    return LabPublic(
+        lab_id=lab.lab_id,
+        title=lab.title,
+        formula=lab.formula,
+        dimension=lab.dimension,
+        start_point=list(lab.public.start_point),
+        budget=lab.budget,
+        leaderboard=lab.leaderboard,
+    )
+
+
+@router.get("", summary="List the labs with their functions, start points and budgets")
+def list_labs() -> list[LabPublic]:
+    return [public_lab(lab) for lab in LABS.values()]
+
+
+@router.get("/{lab_id}/leaderboard", summary="Rank each student's best accepted submission")
+def get_leaderboard(lab_id: str, session: SessionDep) -> Leaderboard:
+    lab = lab_or_404(lab_id)
+    if not lab.leaderboard:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"{lab_id!r} has no leaderboard; only lab3 has one")
+    return Leaderboard(lab_id=lab_id, rows=leaderboard.rank(session, lab_id))

@@ -1,0 +1,124 @@
+"""Request and response bodies of the REST API."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from grader.scoring import TARGET_GAPS
+
+
+class StudentCreate(BaseModel):
+    student_id: str = Field(
+        min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$", examples=["2026123456"]
+    )
+    name: str = Field(min_length=1, max_length=200)
+    section: str = Field(min_length=1, max_length=32, examples=["A"])
+
+    @field_validator("name", "section")
+    @classmethod
+    def _strip(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise ValueError("must not be blank")
+        return value
+
+
+class StudentCreated(BaseModel):
+    student_id: str
+    name: str
+    section: str
+    token: str = Field(description="The student's bearer token. It is shown only this once.")
+
+
+class CodeBody(BaseModel):
+    code: str = Field(description="The solution file's contents, defining solution(func, start_point).")
+
+
+class LabPublic(BaseModel):
+    lab_id: str
+    title: str
+    formula: str
+    dimension: int
+    start_point: list[float]
+    budget: int = Field(description="Maximum number of func evaluations per run.")
+    leaderboard: bool
+
+
+class CaseScorePublic(BaseModel):
+    """The score of the public case, which the student may see in full."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    final_point: list[float]
+    final_f: float | None
+    gap: float | None = Field(description="final_f - f*, the distance to the optimum in f.")
+    distance: float | None = Field(description="Euclidean distance to the global minimiser.")
+    evaluations: int
+    evaluations_to_target: dict[str, int | None] = Field(
+        description="Evaluations until the gap first fell below each target; null if it never did."
+    )
+    reached_global: bool
+    budget_spent: bool
+    scored_on: str = Field(
+        description="'returned_point', or 'last_evaluation' if solution raised at the budget."
+    )
+
+    @field_validator("evaluations_to_target", mode="before")
+    @classmethod
+    def _label_targets(cls, value: object) -> object:
+        if isinstance(value, list):
+            return {f"{target:g}": count for target, count in zip(TARGET_GAPS, value)}
+        return value
+
+
+class SubmissionPublic(BaseModel):
+    id: int
+    url: str
+    lab_id: str
+    student_id: str
+    status: str = Field(description="queued, running or done.")
+    verdict: str | None
+    detail: str
+    score: CaseScorePublic | None
+    stdout: str
+    stderr: str
+    created_at: dt.datetime
+    finished_at: dt.datetime | None
+
+
+class SubmissionSummary(BaseModel):
+    id: int
+    url: str
+    lab_id: str
+    student_id: str
+    status: str
+    verdict: str | None
+    final_f: float | None
+    evaluations: int | None
+    created_at: dt.datetime
+
+
+class SubmissionPage(BaseModel):
+    items: list[SubmissionSummary]
+    total: int
+    limit: int
+    offset: int
+
+
+class LeaderboardRow(BaseModel):
+    rank: int
+    student_name: str
+    section: str
+    submission_id: int
+    final_f: float
+    gap: float | None
+    evaluations: int
+    reached_global: bool
+    submitted_at: dt.datetime
+
+
+class Leaderboard(BaseModel):
+    lab_id: str
+    rows: list[LeaderboardRow]
