@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.evaluator import CaseRecord, Evaluator
+from grader.results import CaseOutcome, score_cases
 from grader.sandbox import Limits, SandboxMode
-from grader.scoring import CaseScore, score_case
+from grader.scoring import CaseScore
 from grader.verdicts import Verdict
 from reference.labs import Instance, Lab
 
@@ -26,8 +27,8 @@ class GradeResult:
         service's own failures raise ``GraderError`` instead.
     detail : str
         The reason for a failing verdict, for the student.
-    scores : list of CaseScore
-        One per case when accepted, empty otherwise.
+    outcomes : list of CaseOutcome
+        One scored and diagnosed case per case when accepted, empty otherwise.
     records : list of CaseRecord
         The evaluator's trajectories, for every case that started.
     stdout, stderr : str
@@ -38,12 +39,16 @@ class GradeResult:
 
     verdict: Verdict
     detail: str = ""
-    scores: list[CaseScore] = field(default_factory=list)
+    outcomes: list[CaseOutcome] = field(default_factory=list)
     records: list[CaseRecord] = field(default_factory=list)
     stdout: str = ""
     stderr: str = ""
     cpu_seconds: float = 0.0
     wall_seconds: float = 0.0
+
+    @property
+    def scores(self) -> list[CaseScore]:
+        return [outcome.score for outcome in self.outcomes]
 
 
 def grade(
@@ -55,8 +60,13 @@ def grade(
     slot: int = 0,
     visible_cases: int = 1,
     work_root: Path | None = None,
+    seeds: list[int | None] | None = None,
 ) -> GradeResult:
     """Run ``code`` on every case of ``lab`` and score it.
+
+    ``seeds`` names the hidden cases' seeds, None for a public case; by
+    default every case is public. Output is kept from the first
+    ``visible_cases`` cases only.
 
     Raises
     ------
@@ -84,5 +94,5 @@ def grade(
         wall_seconds=record.wall_seconds,
     )
     if result.verdict is Verdict.ACCEPTED:
-        result.scores = [score_case(case, case_record) for case, case_record in zip(cases, record.cases)]
+        result.outcomes = score_cases(cases, record.cases, seeds or [None] * len(cases))
     return result

@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import math
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-import numpy as np
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from grader.evaluator import CaseRecord
 from grader.grading import GradeResult
+from grader.results import CaseOutcome, finite_or_none, summarize, trajectory_bytes
 from grader.verdicts import Verdict
 from server.db import transaction
 from server.models import CaseResult, Status, Submission, utc_now
@@ -136,10 +136,14 @@ def complete(
     factory: sessionmaker[Session],
     claim: Claim,
     result: GradeResult,
-    hidden: list[bool],
-    seeds: list[int | None],
+    outcomes: list[CaseOutcome],
 ) -> bool:
-    """Store a graded result under the claim's lease; return False if the lease was lost."""
+    """Store a graded result under the claim's lease; return False if the lease was lost.
+
+    ``outcomes`` holds one scored case per case when the verdict is accepted,
+    and is empty otherwise.
+    """
+    scores = summarize(outcomes) if outcomes else {}
     with transaction(factory) as session:
         stored = session.execute(
             _current(claim).values(
@@ -152,12 +156,37 @@ def complete(
                 wall_seconds=result.wall_seconds,
                 lease_token=None,
                 finished_at=utc_now(),
+                **scores,
             )
         )
         if stored.rowcount != 1:  # type: ignore[attr-defined]
             return False
-        session.add_all(_case_rows(claim.submission_id, result, hidden, seeds))
+        session.add_all(
+            case_row(claim.submission_id, index, outcome, record)
+            for index, (outcome, record) in enumerate(zip(outcomes, result.records))
+        )
     return True
+
+
+def case_row(submission_id: int, index: int, outcome: CaseOutcome, record: CaseRecord) -> CaseResult:
+    score = outcome.score
+    return CaseResult(
+        submission_id=submission_id,
+        case_index=index,
+        hidden=outcome.hidden,
+        seed=outcome.seed,
+        final_point=list(score.final_point),
+        final_f=finite_or_none(score.final_f),
+        gap=finite_or_none(score.gap),
+        distance=finite_or_none(score.distance),
+        evaluations=score.evaluations,
+        evaluations_to_target=list(score.evaluations_to_target),
+        reached_global=score.reached_global,
+        budget_spent=score.budget_spent,
+        scored_on=score.scored_on,
+        feedback=outcome.feedback.kind,
+        trajectory=trajectory_bytes(record),
+    )
 
 
 def _current(claim: Claim):  # type: ignore[no-untyped-def]
@@ -166,40 +195,3 @@ def _current(claim: Claim):  # type: ignore[no-untyped-def]
         Submission.lease_token == claim.lease_token,
         Submission.status == Status.RUNNING.value,
     )
-
-
-def _finite_or_none(value: float) -> float | None:
-    return value if math.isfinite(value) else None
-
-
-def _case_rows(
-    submission_id: int, result: GradeResult, hidden: list[bool], seeds: list[int | None]
-) -> list[CaseResult]:
-    rows = []
-    for index, (score, record) in enumerate(zip(result.scores, result.records)):
-        trajectory = (
-            np.column_stack(
-                [np.asarray(record.points, dtype="<f8").reshape(len(record.values), -1), record.values]
-            )
-            if record.values
-            else np.empty((0, 0), dtype="<f8")
-        )
-        rows.append(
-            CaseResult(
-                submission_id=submission_id,
-                case_index=index,
-                hidden=hidden[index],
-                seed=seeds[index],
-                final_point=list(score.final_point),
-                final_f=_finite_or_none(score.final_f),
-                gap=_finite_or_none(score.gap),
-                distance=_finite_or_none(score.distance),
-                evaluations=score.evaluations,
-                evaluations_to_target=list(score.evaluations_to_target),
-                reached_global=score.reached_global,
-                budget_spent=score.budget_spent,
-                scored_on=score.scored_on,
-                trajectory=trajectory.astype("<f8").tobytes(),
-            )
-        )
-    return rows

@@ -62,11 +62,20 @@ class CaseScore:
     scored_on: str
 
 
-def evaluations_to_target(values: list[float], f_star: float, target: float) -> int | None:
-    """Return the 1-based index of the first value with ``value - f_star < target``."""
+def evaluations_to_target(values: list[float], f_star: float, target: float, final_f: float) -> int | None:
+    """Count the evaluations until the gap first fell below ``target``.
+
+    Returns the 1-based index of the first evaluated value with
+    ``value - f_star < target``. If no evaluation got there but the scored
+    point did, the solver reached the target at the end of its run, so the
+    count is all its evaluations (0 for a point returned without evaluating).
+    Returns None if the target was never reached.
+    """
     for index, value in enumerate(values, start=1):
         if value - f_star < target:
             return index
+    if final_f - f_star < target:
+        return len(values)
     return None
 
 
@@ -94,8 +103,62 @@ def score_case(instance: Instance, record: CaseRecord) -> CaseScore:
         gap=gap,
         distance=math.dist(point, instance.minimiser),
         evaluations=len(record.values),
-        evaluations_to_target=tuple(evaluations_to_target(record.values, f_star, t) for t in TARGET_GAPS),
+        evaluations_to_target=tuple(
+            evaluations_to_target(record.values, f_star, t, final_f) for t in TARGET_GAPS
+        ),
         reached_global=final_f - f_star < REACHED_GAP,
         budget_spent=record.budget_spent,
         scored_on=scored_on,
+    )
+
+
+@dataclass(frozen=True)
+class Aggregate:
+    """Scores of a set of cases taken together.
+
+    Attributes
+    ----------
+    cases : int
+        Number of cases.
+    solved_fraction : float
+        Fraction of cases that reached the global minimum.
+    mean_gap : float
+        Mean final gap; ``inf`` if any gap is not finite.
+    expected_running_time : tuple of (float or None)
+        For each of ``TARGET_GAPS``, COCO's expected running time: the
+        evaluations spent over all cases (up to the target where it was reached,
+        the whole run where not) divided by the number of cases that reached it.
+        None where no case reached the target.
+    """
+
+    cases: int
+    solved_fraction: float
+    mean_gap: float
+    expected_running_time: tuple[float | None, ...]
+
+
+def expected_running_time(scores: list[CaseScore], target_index: int) -> float | None:
+    """Return COCO's expected running time for one target over ``scores``, or None if none reached it."""
+    spent = 0
+    successes = 0
+    for score in scores:
+        reached_at = score.evaluations_to_target[target_index]
+        if reached_at is None:
+            spent += score.evaluations
+        else:
+            spent += reached_at
+            successes += 1
+    return spent / successes if successes else None
+
+
+def aggregate(scores: list[CaseScore]) -> Aggregate:
+    """Combine case scores; ``scores`` must not be empty."""
+    if not scores:
+        raise ValueError("cannot aggregate an empty list of case scores")
+    gaps = [score.gap for score in scores]
+    return Aggregate(
+        cases=len(scores),
+        solved_fraction=sum(score.reached_global for score in scores) / len(scores),
+        mean_gap=math.fsum(gaps) / len(gaps) if all(math.isfinite(g) for g in gaps) else math.inf,
+        expected_running_time=tuple(expected_running_time(scores, i) for i in range(len(TARGET_GAPS))),
     )

@@ -19,6 +19,8 @@ from grader.errors import GraderError
 from grader.grading import grade
 from grader.sandbox import Limits, SandboxMode
 from reference.labs import get_lab
+from server.db import transaction
+from server.lab_settings import grading_cases
 
 logger = logging.getLogger(__name__)
 
@@ -103,8 +105,17 @@ class WorkerPool:
         )
         lab = get_lab(claim.lab_id)
         try:
+            with transaction(self.factory) as session:
+                cases, seeds = grading_cases(session, lab.lab_id)
             result = grade(
-                claim.code, lab, [lab.public], self.limits, self.mode, slot=slot, work_root=self.runs_dir
+                claim.code,
+                lab,
+                cases,
+                self.limits,
+                self.mode,
+                slot=slot,
+                work_root=self.runs_dir,
+                seeds=seeds,
             )
         except (GraderError, OSError) as error:
             outcome = queue.fail_internal(self.factory, claim, str(error))
@@ -115,7 +126,7 @@ class WorkerPool:
             queue.fail_internal(self.factory, claim, "unexpected grader failure")
             return
 
-        if queue.complete(self.factory, claim, result, hidden=[False], seeds=[None]):
+        if queue.complete(self.factory, claim, result, result.outcomes):
             logger.info("submission %d done: %s", claim.submission_id, result.verdict.value)
         else:
             logger.warning("submission %d: lease lost, result discarded", claim.submission_id)

@@ -23,8 +23,11 @@ lab3
     and at least 0.3 lower than the other.
     The start's ``y`` lies 1e-4 to 1e-3 past the maximum next to ``s3``, on the
     side of an outer minimum, where the slope is nearly zero. Gradient descent
-    with step ``SMALL_STEP`` slides into that outer minimum. ``f''`` at each
-    minimum is at most ``MAX_CURVATURE``, and ``scale*ax`` lies in [0.04, 0.1].
+    with step ``SMALL_STEP`` slides into that outer minimum, while Nesterov
+    momentum with step ``MOMENTUM_STEP`` and momentum ``MOMENTUM`` crosses the
+    hill and reaches the global minimum within the budget, as on the public
+    instance. ``f''`` at each minimum is at most ``MAX_CURVATURE``, and
+    ``scale*ax`` lies in [0.04, 0.1].
 
 Values are scaled like the public labs, with ``f*`` between about -3 and 2.
 
@@ -42,6 +45,8 @@ come from NumPy's root finder plus Newton polishing, to within a few ulps.
 
 from __future__ import annotations
 
+import functools
+import math
 import operator
 import random
 from collections.abc import Callable, Sequence
@@ -54,6 +59,13 @@ TEXTBOOK_STEP = 0.1
 
 SMALL_STEP = 0.01
 """Step size with which gradient descent must end in the wrong minimum on lab2 and lab3."""
+
+MOMENTUM_STEP = 0.1
+MOMENTUM = 0.9
+"""Nesterov momentum with these settings reaches the global minimum of every lab3 instance, as of the public one."""
+
+MOMENTUM_TARGET_GAP = 1e-6
+"""Gap to f* that the reference momentum run must end below on lab3."""
 
 PUBLIC_ANSWER_MIN_GAP = 0.5
 """Minimum of ``f(public minimiser) - f*`` on a hidden instance, five times the loosest target gap."""
@@ -73,6 +85,7 @@ _ROOT_TOLERANCE = 1e-9
 _GRADIENT_TOLERANCE = 1e-9
 
 
+@functools.lru_cache(maxsize=1024)
 def hidden_instance(lab_id: str, seed: int) -> Instance:
     """Draw the hidden instance of ``lab_id`` for ``seed``.
 
@@ -238,7 +251,29 @@ def _draw_lab3(rng: random.Random, lab: Lab) -> Instance | None:
         return None
     if max(_evaluate(second, y) for y in (far_min, global_min, near_min)) > MAX_CURVATURE:
         return None
+    if not _momentum_reaches_minimum(instance, lab.budget):
+        return None
     return instance
+
+
+def _momentum_reaches_minimum(instance: Instance, budget: int) -> bool:
+    """Check that Nesterov momentum with ``MOMENTUM_STEP`` and ``MOMENTUM`` reaches f* within the budget.
+
+    The update is ``torch.optim.SGD(lr=MOMENTUM_STEP, momentum=MOMENTUM, nesterov=True)``'s,
+    one evaluation per step, so the lab's answer works on every instance as on the public one.
+    """
+    objective = instance.objective
+    point = list(instance.start_point)
+    buffer = [0.0] * len(point)
+    for _ in range(budget):
+        value, gradient = objective.value_and_gradient(point)
+        if not math.isfinite(value):
+            return False
+        buffer = [MOMENTUM * b + g for b, g in zip(buffer, gradient, strict=True)]
+        point = [
+            p - MOMENTUM_STEP * (g + MOMENTUM * b) for p, g, b in zip(point, gradient, buffer, strict=True)
+        ]
+    return objective.value(point) - instance.f_star < MOMENTUM_TARGET_GAP
 
 
 _DRAWS: dict[str, Callable[[random.Random, Lab], Instance | None]] = {

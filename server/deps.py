@@ -56,6 +56,16 @@ def get_caller(request: Request, session: SessionDep, credentials: CredentialsDe
 CallerDep = Annotated[Caller, Depends(get_caller)]
 
 
+def get_optional_caller(request: Request, session: SessionDep, credentials: CredentialsDep) -> Caller | None:
+    """Identify the caller if a token was sent; anonymous requests get None."""
+    if credentials is None:
+        return None
+    return get_caller(request, session, credentials)
+
+
+OptionalCallerDep = Annotated[Caller | None, Depends(get_optional_caller)]
+
+
 def get_student(caller: CallerDep) -> Student:
     if caller.student is None:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "this route is for students: use a student's token")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -95,6 +96,13 @@ class Submission(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     lease_token: Mapped[str | None] = mapped_column(String(64), default=None)
     lease_expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
+    # Scores of the whole submission, recomputed by a rescore; NULL until accepted, or when not finite.
+    public_gap: Mapped[float | None] = mapped_column(Float, default=None)
+    public_ert: Mapped[float | None] = mapped_column(Float, default=None)
+    hidden_mean_gap: Mapped[float | None] = mapped_column(Float, default=None)
+    hidden_ert: Mapped[float | None] = mapped_column(Float, default=None)
+    solved_fraction: Mapped[float | None] = mapped_column(Float, default=None)
+    summary: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     cpu_seconds: Mapped[float | None] = mapped_column(Float, default=None)
     wall_seconds: Mapped[float | None] = mapped_column(Float, default=None)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utc_now)
@@ -131,6 +139,25 @@ class CaseResult(Base):
     reached_global: Mapped[bool] = mapped_column(Boolean)
     budget_spent: Mapped[bool] = mapped_column(Boolean)
     scored_on: Mapped[str] = mapped_column(String(32))
+    feedback: Mapped[str] = mapped_column(String(32), default="")
     trajectory: Mapped[bytes] = mapped_column(LargeBinary)
 
     submission: Mapped[Submission] = relationship(back_populates="cases")
+
+
+class LabSettings(Base):
+    """A lab's grading settings, created with defaults the first time the lab is graded.
+
+    ``hidden_seeds`` are drawn at random once and kept, so every submission of
+    the lab meets the same hidden instances and any run can be replayed.
+    """
+
+    __tablename__ = "lab_settings"
+
+    lab_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    hidden_cases: Mapped[int] = mapped_column(Integer, default=8)
+    hidden_seeds: Mapped[list[int]] = mapped_column(JSON, default=list)
+    leaderboard: Mapped[bool] = mapped_column(Boolean, default=False)
+    board_rule: Mapped[str] = mapped_column(String(16), default="best")
+    deadline: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utc_now, onupdate=utc_now)

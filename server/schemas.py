@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -81,7 +82,12 @@ class SubmissionPublic(BaseModel):
     status: str = Field(description="queued, running or done.")
     verdict: str | None
     detail: str
-    score: CaseScorePublic | None
+    score: CaseScorePublic | None = Field(description="The public case, in full.")
+    feedback: FeedbackPublic | None = Field(description="What the trajectory on the public case shows.")
+    hidden: HiddenSummary | None = Field(description="Aggregates over the hidden cases.")
+    solved_fraction: float | None = Field(
+        description="Fraction of all cases that reached the global minimum."
+    )
     stdout: str
     stderr: str
     created_at: dt.datetime
@@ -112,13 +118,75 @@ class LeaderboardRow(BaseModel):
     student_name: str
     section: str
     submission_id: int
-    final_f: float
-    gap: float | None
-    evaluations: int
-    reached_global: bool
+    gap: float = Field(description="The board's gap: the public case's, or the mean over the hidden cases.")
+    expected_running_time: float | None = Field(
+        description="Expected running time to the tightest target gap, in evaluations; null if never reached."
+    )
+    solved_fraction: float | None = Field(
+        description="Fraction of all cases that reached the global minimum."
+    )
+    final_f: float | None = Field(description="Final f on the public case.")
+    evaluations: int | None = Field(description="Evaluations used on the public case.")
     submitted_at: dt.datetime
 
 
 class Leaderboard(BaseModel):
     lab_id: str
+    board: str = Field(description="'public' (the public case) or 'private' (the hidden cases).")
+    rule: str = Field(description="'best' or 'latest' accepted submission of each student.")
+    deadline: dt.datetime | None
     rows: list[LeaderboardRow]
+
+
+class CriticalPointPublic(BaseModel):
+    kind: str
+    point: list[float]
+    value: float
+
+
+class FeedbackPublic(BaseModel):
+    kind: str
+    message: str
+    critical_point: CriticalPointPublic | None = Field(
+        description="The critical point the run stopped at, when it is not the global minimum."
+    )
+
+
+class HiddenSummary(BaseModel):
+    """Aggregates over the hidden cases; per-case values are never shown to students."""
+
+    cases: int
+    solved_fraction: float
+    mean_gap: float | None
+    expected_running_time: dict[str, float | None]
+    feedback: dict[str, int] = Field(description="How many hidden cases ended in each feedback kind.")
+
+
+class LabSettingsPublic(BaseModel):
+    lab_id: str
+    hidden_cases: int
+    leaderboard: bool
+    board_rule: str
+    deadline: dt.datetime | None
+
+
+class LabSettingsUpdate(BaseModel):
+    hidden_cases: int | None = Field(None, ge=0, le=64)
+    leaderboard: bool | None = None
+    board_rule: Literal["best", "latest"] | None = None
+    deadline: dt.datetime | None = Field(
+        None, description="ISO 8601 with a time zone, e.g. 2026-12-11T23:59:00+09:00."
+    )
+
+    @field_validator("deadline")
+    @classmethod
+    def _require_zone(cls, value: dt.datetime | None) -> dt.datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("the deadline needs a time zone, e.g. 2026-12-11T23:59:00+09:00")
+        return value
+
+
+class RescoreReportPublic(BaseModel):
+    submissions: int
+    changed: list[int]
+    rank_changes: dict[str, dict[str, list[int | None]]]

@@ -3,8 +3,8 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, status
 
 from reference.labs import LABS, Lab, get_lab
-from server import leaderboard
-from server.deps import SessionDep
+from server import boards
+from server.deps import OptionalCallerDep, SessionDep
 from server.schemas import LabPublic, Leaderboard
 
 router = APIRouter(prefix="/api/labs", tags=["labs"])
@@ -34,9 +34,8 @@ def list_labs() -> list[LabPublic]:
     return [public_lab(lab) for lab in LABS.values()]
 
 
-@router.get("/{lab_id}/leaderboard", summary="Rank each student's best accepted submission")
-def get_leaderboard(lab_id: str, session: SessionDep) -> Leaderboard:
-    lab = lab_or_404(lab_id)
-    if not lab.leaderboard:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"{lab_id!r} has no leaderboard; only lab3 has one")
-    return Leaderboard(lab_id=lab_id, rows=leaderboard.rank(session, lab_id))
+@router.get("/{lab_id}/leaderboard", summary="Rank each student's best or latest accepted submission")
+def get_leaderboard(
+    lab_id: str, session: SessionDep, caller: OptionalCallerDep, board: str = "public"
+) -> Leaderboard:
+    return boards.build(session, lab_or_404(lab_id), board, caller)

@@ -9,10 +9,18 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from grader.feedback import MESSAGES, nearby_critical_point
+from reference.labs import get_lab
 from server.deps import CallerDep, SessionDep, StudentDep
-from server.models import Submission
+from server.models import CaseResult, Submission
 from server.routes.labs import lab_or_404
-from server.schemas import CaseScorePublic, SubmissionPublic
+from server.schemas import (
+    CaseScorePublic,
+    CriticalPointPublic,
+    FeedbackPublic,
+    HiddenSummary,
+    SubmissionPublic,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -122,8 +130,24 @@ async def create_submission(
     )
 
 
+def _feedback(submission: Submission, public_case: CaseResult | None) -> FeedbackPublic | None:
+    if public_case is None or public_case.feedback not in MESSAGES:
+        return None
+    critical = None
+    if public_case.feedback == "stopped_at_critical_point":
+        found = nearby_critical_point(get_lab(submission.lab_id).public, tuple(public_case.final_point))
+        if found is not None:
+            critical = CriticalPointPublic(kind=found.kind, point=list(found.point), value=found.value)
+    return FeedbackPublic(
+        kind=public_case.feedback, message=MESSAGES[public_case.feedback], critical_point=critical
+    )
+
+
 def submission_public(submission: Submission) -> SubmissionPublic:
+    """Show a submission as its owner may see it: the public case in full, hidden cases as aggregates."""
     public_case = next((case for case in submission.cases if case.case_index == 0), None)
+    summary = submission.summary or {}
+    hidden = summary.get("hidden")
     return SubmissionPublic(
         id=submission.id,
         url=submission_url(submission.id),
@@ -133,6 +157,9 @@ def submission_public(submission: Submission) -> SubmissionPublic:
         verdict=submission.verdict,
         detail=submission.detail,
         score=CaseScorePublic.model_validate(public_case) if public_case is not None else None,
+        feedback=_feedback(submission, public_case),
+        hidden=HiddenSummary.model_validate(hidden) if hidden else None,
+        solved_fraction=submission.solved_fraction,
         stdout=submission.stdout,
         stderr=submission.stderr,
         created_at=submission.created_at,

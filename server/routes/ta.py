@@ -10,10 +10,20 @@ from sqlalchemy.orm import selectinload
 
 from grader.verdicts import Verdict
 from server.deps import SessionDep, TADep
-from server.models import Student, Submission
+from server.lab_settings import ensure_seeds, get_settings
+from server.models import LabSettings, Student, Submission
+from server.rescore import rescore_lab
 from server.routes.labs import lab_or_404
 from server.routes.submissions import submission_url
-from server.schemas import StudentCreate, StudentCreated, SubmissionPage, SubmissionSummary
+from server.schemas import (
+    LabSettingsPublic,
+    LabSettingsUpdate,
+    RescoreReportPublic,
+    StudentCreate,
+    StudentCreated,
+    SubmissionPage,
+    SubmissionSummary,
+)
 from server.security import hash_token, new_token
 
 logger = logging.getLogger(__name__)
@@ -85,3 +95,46 @@ def list_submissions(
             )
         )
     return SubmissionPage(items=items, total=total, limit=limit, offset=offset)
+
+
+def _settings_public(settings: LabSettings) -> LabSettingsPublic:
+    return LabSettingsPublic(
+        lab_id=settings.lab_id,
+        hidden_cases=settings.hidden_cases,
+        leaderboard=settings.leaderboard,
+        board_rule=settings.board_rule,
+        deadline=settings.deadline,
+    )
+
+
+@router.get("/labs/{lab_id}", summary="Read a lab's grading settings")
+def read_lab_settings(lab_id: str, _: TADep, session: SessionDep) -> LabSettingsPublic:
+    settings = get_settings(session, lab_or_404(lab_id).lab_id)
+    session.commit()
+    return _settings_public(settings)
+
+
+@router.patch("/labs/{lab_id}", summary="Change a lab's hidden cases, leaderboard, board rule or deadline")
+def update_lab_settings(
+    lab_id: str, body: LabSettingsUpdate, _: TADep, session: SessionDep
+) -> LabSettingsPublic:
+    settings = get_settings(session, lab_or_404(lab_id).lab_id)
+    for name in body.model_fields_set:
+        value = getattr(body, name)
+        if value is None and name != "deadline":
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_ENTITY, f"{name} cannot be null; omit it to keep it"
+            )
+        setattr(settings, name, value)
+    ensure_seeds(settings)
+    session.commit()
+    logger.info("lab %s settings changed: %s", lab_id, sorted(body.model_fields_set))
+    return _settings_public(settings)
+
+
+@router.post("/labs/{lab_id}/rescore", summary="Rescore every stored run of a lab with the current rules")
+def rescore(lab_id: str, _: TADep, session: SessionDep) -> RescoreReportPublic:
+    report = rescore_lab(session, lab_or_404(lab_id).lab_id)
+    return RescoreReportPublic(
+        submissions=report.submissions, changed=report.changed, rank_changes=report.rank_changes
+    )

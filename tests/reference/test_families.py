@@ -197,20 +197,20 @@ def test_seed_zero_instances_are_pinned():
     assert lab2.start_point == (1.54,)
     assert lab3.objective == SeparablePolynomial(
         (
-            (1.209426, -2.3484, 1.14),
+            (0.5157249999999999, 2.9469999999999996, 4.21),
             (
-                22.17,
-                -64.1089493026819,
-                -37.54980895726799,
-                37.64119225599999,
-                4.937074500000002,
-                -6.7632,
+                -77.621,
+                -91.91062102517064,
+                18.493684418412002,
+                47.61703430000001,
+                -3.079477500000001,
+                -6.06,
                 1.0,
             ),
         ),
-        scale=0.0569,
+        scale=0.0183,
     )
-    assert lab3.start_point == (1.42, -0.5203)
+    assert lab3.start_point == (-0.24, 2.9148)
 
 
 def test_unknown_lab_raises_key_error():
@@ -361,3 +361,26 @@ def test_lab3_start_appears_on_both_sides():
         sides.add(instance.start_point[1] > instance.minimiser[1])
 
     assert sides == {True, False}
+
+
+def nesterov_gap(instance, step, momentum, steps):
+    """Run torch.optim.SGD's Nesterov update for ``steps`` evaluations and return the final gap."""
+    point = list(instance.start_point)
+    buffer = [0.0] * len(point)
+    for _ in range(steps):
+        _, gradient = instance.objective.value_and_gradient(point)
+        buffer = [momentum * b + g for b, g in zip(buffer, gradient)]
+        point = [p - step * (g + momentum * b) for p, g, b in zip(point, gradient, buffer)]
+    return instance.objective.value(point) - instance.f_star
+
+
+@PROPERTY
+@given(seed=SEEDS)
+def test_lab3_nesterov_reaches_global_minimum(seed):
+    instance = hidden_instance("lab3", seed)
+
+    assert nesterov_gap(instance, step=0.1, momentum=0.9, steps=1000) < 1e-6
+
+
+def test_lab3_public_nesterov_reaches_global_minimum():
+    assert nesterov_gap(get_lab("lab3").public, step=0.1, momentum=0.9, steps=1000) < 1e-6
