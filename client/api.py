@@ -1,0 +1,128 @@
+"""Calls of the gradedescent REST API, with its errors turned into ``CliError``.
+
+A 4xx response becomes ``ExitCode.USAGE`` with the server's ``detail`` text,
+because the request itself was wrong (unknown lab, bad token, file rejected,
+board closed). A 5xx response, a transport failure or a body that is not the
+expected JSON becomes ``ExitCode.SERVER``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from client import messages
+from client.errors import CliError, ExitCode
+
+logger = logging.getLogger(__name__)
+
+TIMEOUT_SECONDS = 30.0
+"""Per request: an upload of at most 64 KiB or a small JSON body should never take this long."""
+
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+
+class ConnectFailure(CliError):
+    """Raised when no connection to the server could be made, so the request was never sent."""
+
+
+class Api:
+    """A connection to one server, with the caller's token when one is configured."""
+
+    def __init__(
+        self, url: str, token: str | None = None, transport: httpx.BaseTransport | None = None
+    ) -> None:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.url = url
+        self._client = httpx.Client(
+            base_url=url, headers=headers, timeout=TIMEOUT_SECONDS, transport=transport
+        )
+
+    def __enter__(self) -> Api:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._client.close()
+
+    def submit(self, lab_id: str, filename: str, code: bytes, idempotency_key: str) -> dict[str, Any]:
+        """Upload a solution as multipart field ``file``; return ``{"id", "url", "status"}``.
+
+        The server stores one submission per ``idempotency_key`` and student,
+        so sending the same request again after a failure cannot submit twice.
+        """
+        path = f"/api/labs/{_segment(lab_id)}/submissions"
+        files = {"file": (filename, code, "text/x-python")}
+        headers = {IDEMPOTENCY_HEADER: f'"{idempotency_key}"'}
+        return self._request("POST", path, files=files, headers=headers)
+
+    def submission(self, submission_id: int) -> dict[str, Any]:
+        return self._request("GET", f"/api/submissions/{submission_id}")
+
+    def leaderboard(self, lab_id: str, board: str) -> dict[str, Any]:
+        return self._request("GET", f"/api/labs/{_segment(lab_id)}/leaderboard", params={"board": board})
+
+    def _request(self, method: str, path: str, **options: Any) -> dict[str, Any]:
+        logger.debug("%s %s%s", method, self.url, path)
+        try:
+            response = self._client.request(method, path, **options)
+        except (httpx.ConnectError, httpx.ConnectTimeout) as error:
+            message = messages.SERVER_UNREACHABLE.format(url=self.url, error=_describe(error))
+            raise ConnectFailure(message, ExitCode.SERVER) from None
+        except httpx.HTTPError as error:
+            message = messages.SERVER_UNREACHABLE.format(url=self.url, error=_describe(error))
+            raise CliError(message, ExitCode.SERVER) from None
+        logger.debug("%s %s%s returned %d", method, self.url, path, response.status_code)
+
+        if response.status_code >= 500:
+            message = messages.SERVER_FAILED.format(status=response.status_code, detail=_detail(response))
+            raise CliError(message, ExitCode.SERVER)
+        if response.status_code >= 400:
+            message = messages.SERVER_REJECTED.format(status=response.status_code, detail=_detail(response))
+            raise CliError(message, ExitCode.USAGE)
+        try:
+            body = response.json()
+        except ValueError as error:
+            raise self._invalid_response(str(error)) from None
+        if not isinstance(body, dict):
+            raise self._invalid_response(f"a JSON {type(body).__name__}, not an object")
+        return body
+
+    def _invalid_response(self, reason: str) -> CliError:
+        return CliError(messages.SERVER_INVALID_RESPONSE.format(url=self.url, error=reason), ExitCode.SERVER)
+
+
+def _segment(value: str) -> str:
+    """Quote a path segment, so a lab id like ``../ta`` cannot reach another route."""
+    return quote(value, safe="")
+
+
+def _describe(error: httpx.HTTPError) -> str:
+    # Some httpx errors have an empty message; the class name still says what failed.
+    return str(error) or type(error).__name__
+
+
+def _detail(response: httpx.Response) -> str:
+    """Return the ``detail`` of a FastAPI error body, or the body's start when it has none."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text.strip()[:300] or response.reason_phrase
+    detail = body.get("detail") if isinstance(body, dict) else None
+    if isinstance(detail, str):
+        return detail
+    if isinstance(detail, list):
+        # Request validation errors: a list of {"loc": [...], "msg": "..."}.
+        return "; ".join(_validation_message(item) for item in detail)
+    return response.text.strip()[:300]
+
+
+def _validation_message(item: object) -> str:
+    if not isinstance(item, dict):
+        return str(item)
+    location = ".".join(str(part) for part in item.get("loc", []))
+    message = str(item.get("msg", item))
+    return f"{location}: {message}" if location else message
