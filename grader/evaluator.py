@@ -25,12 +25,14 @@ from typing import Any
 from grader import sandbox
 from grader.errors import SandboxError
 from grader.sandbox import Limits, SandboxMode
-from grader.verdicts import Verdict
+from grader.verdicts import DESCRIPTIONS, Verdict
 from reference.labs import Instance
 
 logger = logging.getLogger(__name__)
 
 MAX_MESSAGE_BYTES = 256 * 2**10
+MAX_POINT_DEPTH = 16
+"""Lists nested deeper than this in a returned point are rejected; the runner sends at most 9."""
 EXIT_GRACE_SECONDS = 1.0
 
 
@@ -117,7 +119,8 @@ def parse_point(value: Any, dimension: int) -> tuple[float, ...]:
     point = []
     for item in items:
         if isinstance(item, dict):
-            raise ValueError(f"solution returned {item.get('invalid', 'something')}, not a real number")
+            described = _text(item.get("invalid"), 200) or "something"
+            raise ValueError(f"solution returned {described}, not a real number")
         if isinstance(item, bool) or not isinstance(item, (int, float)):
             raise ValueError(f"solution returned {type(item).__name__}, not a real number")
         try:
@@ -130,10 +133,14 @@ def parse_point(value: Any, dimension: int) -> tuple[float, ...]:
     return tuple(point)
 
 
-def _flatten_point(value: Any, items: list[Any]) -> None:
+def _flatten_point(value: Any, items: list[Any], depth: int = 0) -> None:
+    # The depth cap keeps a hostile report from ending the evaluator with RecursionError
+    # where json.loads nests deeper than Python frames may (Python 3.12 and later).
     if isinstance(value, list):
+        if depth >= MAX_POINT_DEPTH:
+            raise ValueError(f"solution returned a point nested more than {MAX_POINT_DEPTH} levels deep")
         for item in value:
-            _flatten_point(item, items)
+            _flatten_point(item, items, depth + 1)
     else:
         items.append(value)
 
@@ -201,8 +208,7 @@ class Evaluator:
             self._drive(selector, request_read, process)
         except _RunEnded as ended:
             if ended.verdict is not None and self.record.failure is None:
-                self.record.failure = ended.verdict
-                self.record.detail = ended.detail
+                self._record_failure(ended.verdict, ended.detail)
         finally:
             selector.close()
             os.close(request_read)
@@ -404,6 +410,18 @@ class Evaluator:
             Verdict.NO_RESULT, f"the runner exited with status {process.exit_code} before {where}"
         )
 
+    def _record_failure(self, verdict: Verdict, detail: str) -> None:
+        """Store the run's failure, without its detail when it happened in a hidden case.
+
+        A detail can carry text of the runner's choosing (a traceback, an
+        exception message, a type name), and with it a hidden start point.
+        """
+        self.record.failure = verdict
+        if self._keep_output:
+            self.record.detail = detail
+        else:
+            self.record.detail = f"{DESCRIPTIONS[verdict]}, on hidden case {self._next_case}; details of hidden cases are not shown"
+
     def _time_limit_message(self) -> str:
         if self._phase == "import":
             return f"importing the file took longer than {self.limits.wall_time:g} s"
@@ -415,7 +433,8 @@ class Evaluator:
             try:
                 self._drain_output()
             except _RunEnded as ended:
-                self.record.failure, self.record.detail = ended.verdict, ended.detail
+                if ended.verdict is not None:
+                    self._record_failure(ended.verdict, ended.detail)
         process.kill()
         self.record.wall_seconds = time.monotonic() - started
         self.record.cpu_seconds = process.cpu_seconds

@@ -164,7 +164,14 @@ def plain_point(value: Any, depth: int = 0) -> Any:
     if isinstance(value, bool):
         return {"invalid": f"a bool ({value!r})"}
     if isinstance(value, int):
-        return int.__index__(value)
+        number = int.__index__(value)
+        try:
+            float(number)
+        except OverflowError:
+            # Marked here because json.dumps raises on an int past 4300 digits (Python 3.11's
+            # default int_max_str_digits), which would end the runner before it reports.
+            return {"invalid": "an integer too large for a float"}
+        return number
     if isinstance(value, float):
         return float(float.__repr__(value))
     if isinstance(value, complex):

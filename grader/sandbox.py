@@ -6,15 +6,18 @@ Every run starts one process tree::
 
     prlimit (rlimits) -> bwrap (namespaces, mounts) -> setpriv (uid, caps) -> python runner.py
 
-``prlimit`` sets the resource limits, which survive every later exec.
-``bwrap`` (bubblewrap) unshares the PID, network, IPC, UTS and cgroup
+``prlimit`` sets the resource limits, which survive every later exec. The
+CPU limit's hard value is one second above its soft value, so a runner over
+the limit first gets SIGXCPU, which the evaluator can tell apart from other
+deaths. ``bwrap`` (bubblewrap) unshares the PID, network, IPC, UTS and cgroup
 namespaces, so the run sees only its own processes and a loopback interface,
 and builds a new root file system from read-only binds of ``/usr``, the
 Python installation and its site-packages, plus a fresh size-capped tmpfs as
 working directory. The data directory, the repository, other runs and
-everything else on the host are not mounted at all. ``--new-session`` takes
-the controlling terminal away (so TIOCSTI fails) and ``--die-with-parent``
-ties the sandbox's life to the grader's.
+everything else on the host are not mounted at all. The root and ``/dev``
+are remounted read-only, so the tmpfs is the only place the run can write.
+``--new-session`` takes the controlling terminal away (so TIOCSTI fails) and
+``--die-with-parent`` ties the sandbox's life to the grader's.
 
 When the grader runs as root, bwrap itself runs privileged and ``setpriv``
 drops the runner to a per-worker-slot uid with no capabilities and
@@ -22,11 +25,17 @@ drops the runner to a per-worker-slot uid with no capabilities and
 grader is not root, bwrap builds a user namespace and maps the grader's uid
 to ``nobody`` inside.
 
-The evaluator kills a run by SIGKILL to the process group of ``prlimit``'s
-child, which is bwrap. With ``--unshare-pid``, bwrap's init is PID 1 of the
-run's namespace and gets SIGKILL through ``--die-with-parent``; when PID 1 of
-a namespace dies, the kernel kills every other process in it, including
-children that called ``setsid``.
+With ``--unshare-pid``, bwrap forks an init that is PID 1 of the run's
+namespace; when PID 1 of a namespace dies, the kernel kills every other
+process in it, including children that called ``setsid``. bwrap reports the
+init's pid through ``--info-fd``, and ``start`` opens a pidfd on it. To end
+a run, ``RunnerProcess.kill`` sends SIGKILL to the init through the pidfd,
+waits until the pidfd reports its exit, which the kernel signals only after
+every other process of the namespace is gone, and then kills and reaps
+bwrap. Killing bwrap alone would not do: the init then dies through
+``--die-with-parent``, but the run's processes outlive bwrap's exit by tens
+of milliseconds, so they could still count against RLIMIT_NPROC when the
+next run of the same worker slot starts.
 
 The student's file and the runner are bound read-only at ``/sandbox``; the
 two pipes to the evaluator are inherited as file descriptors.
@@ -39,10 +48,13 @@ the network, and a child that calls ``setsid`` escapes the kill.
 from __future__ import annotations
 
 import enum
+import json
 import logging
 import os
 import resource
+import selectors
 import shutil
+import signal
 import subprocess
 import sys
 import sysconfig
@@ -89,7 +101,8 @@ class Limits:
     wall_time : float
         Seconds of wall-clock time for importing the file and again for each case.
     cpu_time : int
-        Seconds of CPU time for the whole run (RLIMIT_CPU).
+        Seconds of CPU time of each process of the run (RLIMIT_CPU soft limit,
+        which sends SIGXCPU; the hard limit one second later sends SIGKILL).
     memory : int
         Bytes of address space (RLIMIT_AS). Importing torch maps about 640 MB.
     processes : int
@@ -122,17 +135,27 @@ def check_available(mode: SandboxMode) -> None:
         if shutil.which(tool) is None:
             raise SandboxError(
                 f"{tool} is not installed: install the Debian package {package} "
-                "(apt-get install bubblewrap), or set GRADEDESCENT_SANDBOX=none for local experiments only"
+                f"(apt-get install {package}), or set GRADEDESCENT_SANDBOX=none for local experiments only"
             )
 
 
 def build_command(
-    mode: SandboxMode, run_dir: Path, limits: Limits, slot: int, request_fd: int, reply_fd: int
+    mode: SandboxMode,
+    run_dir: Path,
+    limits: Limits,
+    slot: int,
+    request_fd: int,
+    reply_fd: int,
+    info_fd: int | None = None,
 ) -> list[str]:
-    """Return the argv that starts the runner on ``run_dir/solution.py``."""
+    """Return the argv that starts the runner on ``run_dir/solution.py``.
+
+    ``info_fd`` is passed to bwrap's ``--info-fd``, where bwrap writes the pid
+    of the sandbox's init as JSON and closes it; the mode NONE ignores it.
+    """
     prlimit = [
         "prlimit",
-        f"--cpu={limits.cpu_time}",
+        f"--cpu={limits.cpu_time}:{limits.cpu_time + 1}",
         f"--as={limits.memory}",
         f"--fsize={limits.file_size}",
         f"--nofile={limits.open_files}",
@@ -148,7 +171,7 @@ def build_command(
     runner = [f"{SANDBOX_DIR}/runner.py", f"{SANDBOX_DIR}/solution.py"]
     return (
         prlimit
-        + _bwrap_arguments(run_dir, limits)
+        + _bwrap_arguments(run_dir, limits, info_fd)
         + _privilege_drop(slot)
         + python
         + runner
@@ -156,7 +179,7 @@ def build_command(
     )
 
 
-def _bwrap_arguments(run_dir: Path, limits: Limits) -> list[str]:
+def _bwrap_arguments(run_dir: Path, limits: Limits, info_fd: int | None = None) -> list[str]:
     arguments = [
         "bwrap",
         "--die-with-parent",
@@ -192,7 +215,12 @@ def _bwrap_arguments(run_dir: Path, limits: Limits) -> list[str]:
     arguments += ["--ro-bind", str(run_dir / "runner.py"), f"{SANDBOX_DIR}/runner.py"]
     arguments += ["--ro-bind", str(run_dir / "solution.py"), f"{SANDBOX_DIR}/solution.py"]
     arguments += ["--size", str(limits.disk), "--perms", "01777", "--tmpfs", WORK_DIR]
+    # Without these, a user-namespace sandbox owns its root and /dev, both tmpfs without a size cap.
+    # They must follow every mount above, which they would make fail.
+    arguments += ["--remount-ro", "/", "--remount-ro", "/dev"]
     arguments += ["--chdir", WORK_DIR]
+    if info_fd is not None:
+        arguments += ["--info-fd", str(info_fd)]
     if os.geteuid() != 0:
         arguments += ["--unshare-user", "--uid", "65534", "--gid", "65534"]
     else:
@@ -219,6 +247,12 @@ def _privilege_drop(slot: int) -> list[str]:
 
 SANDBOX_UID_BASE = 61000
 """Worker slot ``n`` runs student code as uid ``SANDBOX_UID_BASE + n``, which no account uses."""
+
+INFO_TIMEOUT_SECONDS = 10.0
+"""How long ``start`` waits for bwrap to report the pid of the sandbox's init."""
+
+KILL_TIMEOUT_SECONDS = 10.0
+"""How long ``RunnerProcess.kill`` waits for the sandbox's processes to be gone after SIGKILL."""
 
 
 def _python_paths() -> list[str]:
@@ -275,12 +309,19 @@ class RunnerProcess:
 
     Reaping goes through ``os.wait4`` rather than ``Popen.wait`` so that the
     run's own CPU time is known even while other runs are going on.
+
+    ``init_pidfd`` is a pidfd of the sandbox's init (PID 1 of the run's PID
+    namespace), or None in the mode NONE or when bwrap ended before it could
+    be opened.
     """
 
     def __init__(self, popen: subprocess.Popen[bytes], mode: SandboxMode) -> None:
         self.popen = popen
         self.mode = mode
+        self.init_pidfd: int | None = None
         self.exit_code: int | None = None
+        # NOTE: in the mode BWRAP this is bwrap's own CPU time only: bwrap exits without
+        # reaping its init, so the runner's time never reaches this rusage.
         self.cpu_seconds = 0.0
         self.max_rss_bytes = 0
 
@@ -320,7 +361,14 @@ class RunnerProcess:
         return True
 
     def kill(self) -> None:
-        """SIGKILL the run's whole process group and reap it."""
+        """SIGKILL every process of the run, wait until they are gone, and reap bwrap.
+
+        In the mode NONE, only the runner's process group is killed and the runner reaped.
+        """
+        if self.init_pidfd is not None:
+            _kill_init(self.init_pidfd, self.popen.pid)
+            os.close(self.init_pidfd)
+            self.init_pidfd = None
         if self.exit_code is None:
             try:
                 os.killpg(self.popen.pid, 9)
@@ -339,26 +387,136 @@ class RunnerProcess:
         self.max_rss_bytes = usage.ru_maxrss * 1024
 
 
-def start(
-    mode: SandboxMode, run_dir: Path, limits: Limits, slot: int, request_fd: int, reply_fd: int
-) -> RunnerProcess:
-    """Start the runner; its stdout and stderr are pipes the caller must drain."""
+def _kill_init(pidfd: int, bwrap_pid: int) -> None:
+    """SIGKILL the sandbox's init and wait until every process of its PID namespace is gone."""
+    try:
+        signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+    except ProcessLookupError:
+        return  # The init was already reaped, so its namespace is empty.
+    # A pidfd turns readable when its process exits, and the kernel lets the init of a
+    # PID namespace exit only after it has killed and reaped every other process in it.
+    with selectors.DefaultSelector() as selector:
+        selector.register(pidfd, selectors.EVENT_READ)
+        if not selector.select(KILL_TIMEOUT_SECONDS):
+            logger.error(
+                "the processes of the sandbox under bwrap pid %d were still running %g s after SIGKILL; "
+                "they may count against the next run's process limit",
+                bwrap_pid,
+                KILL_TIMEOUT_SECONDS,
+            )
+
+
+def _read_until_eof(fd: int, timeout: float) -> bytes:
+    deadline = time.monotonic() + timeout
+    data = b""
+    with selectors.DefaultSelector() as selector:
+        selector.register(fd, selectors.EVENT_READ)
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not selector.select(remaining):
+                raise SandboxError(f"bwrap did not report the sandbox's pid within {timeout:g} s")
+            chunk = os.read(fd, 4096)
+            if not chunk:
+                return data
+            data += chunk
+
+
+def _parent_pid(pid: int) -> int | None:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    for line in status.splitlines():
+        if line.startswith("PPid:"):
+            return int(line.split()[1])
+    return None
+
+
+def _open_init(info_fd: int, bwrap_pid: int) -> int | None:
+    """Open a pidfd of the sandbox's init from bwrap's ``--info-fd`` report.
+
+    Returns None when bwrap ended before reporting (it failed to build the
+    sandbox, so no runner started) or before the pidfd was open.
+
+    Raises
+    ------
+    SandboxError
+        If bwrap neither reports nor closes the pipe within ``INFO_TIMEOUT_SECONDS``,
+        or reports something that is not its documented JSON.
+    """
+    report = _read_until_eof(info_fd, INFO_TIMEOUT_SECONDS)
+    if not report:
+        return None
+    try:
+        init_pid = int(json.loads(report)["child-pid"])
+    except (ValueError, KeyError, TypeError) as error:
+        raise SandboxError(f"bwrap's --info-fd report is not valid: {report[:200]!r}") from error
+    try:
+        pidfd = os.pidfd_open(init_pid)
+    except ProcessLookupError:
+        return None  # The init was already reaped, so nothing of the sandbox is left.
+    # The pid names the init only while the init is bwrap's child. Once bwrap is gone, the
+    # init is reparented, and after it exits its pid may belong to any new process.
+    if _parent_pid(init_pid) != bwrap_pid:
+        os.close(pidfd)
+        return None
+    return pidfd
+
+
+def runner_environment() -> dict[str, str]:
+    """Return the runner's whole environment: ``ENVIRONMENT`` plus the set ``PASSED_ENVIRONMENT``."""
     environment = dict(ENVIRONMENT)
     for name in PASSED_ENVIRONMENT:
         if name in os.environ:
             environment[name] = os.environ[name]
-    command = build_command(mode, run_dir, limits, slot, request_fd, reply_fd)
+    return environment
+
+
+def _spawn(command: list[str], run_dir: Path, pass_fds: tuple[int, ...]) -> subprocess.Popen[bytes]:
     try:
-        popen = subprocess.Popen(
+        return subprocess.Popen(
             command,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            pass_fds=(request_fd, reply_fd),
-            env=environment,
+            pass_fds=pass_fds,
+            env=runner_environment(),
             cwd=run_dir,
             start_new_session=True,
         )
     except OSError as error:
         raise SandboxError(f"could not start the runner with {command[0]!r}: {error}") from error
-    return RunnerProcess(popen, mode)
+
+
+def start(
+    mode: SandboxMode, run_dir: Path, limits: Limits, slot: int, request_fd: int, reply_fd: int
+) -> RunnerProcess:
+    """Start the runner; its stdout and stderr are pipes the caller must drain.
+
+    Raises
+    ------
+    SandboxError
+        If the sandbox cannot be started.
+    """
+    if mode is SandboxMode.NONE:
+        command = build_command(mode, run_dir, limits, slot, request_fd, reply_fd)
+        return RunnerProcess(_spawn(command, run_dir, (request_fd, reply_fd)), mode)
+
+    info_read, info_write = os.pipe()
+    try:
+        command = build_command(mode, run_dir, limits, slot, request_fd, reply_fd, info_write)
+        process = RunnerProcess(_spawn(command, run_dir, (request_fd, reply_fd, info_write)), mode)
+    except SandboxError:
+        os.close(info_read)
+        raise
+    finally:
+        os.close(info_write)  # bwrap has its own copy, so EOF on info_read means bwrap is done with it.
+
+    try:
+        process.init_pidfd = _open_init(info_read, process.popen.pid)
+    except SandboxError:
+        process.kill()
+        raise
+    finally:
+        os.close(info_read)
+    return process
