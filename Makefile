@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export HOST PORT
 
-.PHONY: run test check-system bench clean
+.PHONY: run test check-system check-test-system bench messages clean
 
 $(BIN)/python:
 	scripts/check-python $(PYTHON)
@@ -25,10 +25,13 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 check-system:
 	scripts/install-system-packages
 
+check-test-system:
+	scripts/install-system-packages --test
+
 run: check-system $(VENV)/.installed-run
 	$(BIN)/python -m server
 
-test: check-system $(VENV)/.installed-test
+test: check-test-system $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
@@ -36,6 +39,10 @@ test: check-system $(VENV)/.installed-test
 
 bench: check-system $(VENV)/.installed-test
 	$(BIN)/python bench/sandbox_overhead.py
+
+# Extract the server's and the CLI's messages, merge them into the .po catalogues and compile the .mo files.
+messages: $(VENV)/.installed-run
+	$(BIN)/python scripts/messages.py update
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

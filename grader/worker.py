@@ -10,17 +10,14 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from grader import queue
-from grader.errors import GraderError
-from grader.grading import grade
+from grader import metrics, queue
+from grader.claims import event, grade_claim, log_expired
 from grader.sandbox import Limits, SandboxMode
-from reference.labs import get_lab
-from server.db import transaction
-from server.lab_settings import grading_cases
 
 logger = logging.getLogger(__name__)
 
@@ -46,8 +43,10 @@ class WorkerPool:
         self.lease_seconds = lease_seconds
         self.poll_seconds = poll_seconds
         self._stopping = threading.Event()
+        self._keeper_stopping = threading.Event()
         self._wake = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._keeper: threading.Thread | None = None
         self._held: dict[int, queue.Claim] = {}
         self._held_lock = threading.Lock()
 
@@ -57,9 +56,8 @@ class WorkerPool:
             thread = threading.Thread(target=self._work, args=(slot,), name=f"grader-{slot}", daemon=True)
             thread.start()
             self._threads.append(thread)
-        keeper = threading.Thread(target=self._keep_leases, name="grader-leases", daemon=True)
-        keeper.start()
-        self._threads.append(keeper)
+        self._keeper = threading.Thread(target=self._keep_leases, name="grader-leases", daemon=True)
+        self._keeper.start()
         logger.info("worker pool started: %d workers, sandbox %s", self.size, self.mode.value)
 
     def notify(self) -> None:
@@ -67,16 +65,33 @@ class WorkerPool:
         self._wake.set()
 
     def stop(self, timeout: float) -> None:
-        """Stop taking work, wait up to ``timeout`` s for running grades, requeue the rest."""
+        """Stop taking work, wait up to ``timeout`` s in all for running grades, requeue the rest.
+
+        The lease keeper goes on renewing until the wait ends, so a grade that
+        finishes within ``timeout`` keeps its lease however short the lease is.
+        A grade still running is released without charging an attempt. Its
+        thread is a daemon that dies with the process, and bwrap's
+        ``--die-with-parent`` then kills the sandbox.
+        """
+        logger.info("worker pool stopping: waiting up to %g s for running grades", timeout)
         self._stopping.set()
         self._wake.set()
+        deadline = time.monotonic() + timeout
         for thread in self._threads:
-            thread.join(timeout)
+            thread.join(max(0.0, deadline - time.monotonic()))
+        self._keeper_stopping.set()
+        if self._keeper is not None:
+            self._keeper.join(5.0)
         with self._held_lock:
             unfinished = list(self._held.values())
         for claim in unfinished:
             if queue.release(self.factory, claim):
-                logger.info("submission %d requeued at shutdown", claim.submission_id)
+                metrics.REQUEUED.labels("shutdown").inc()
+                logger.info(
+                    "submission %d requeued at shutdown",
+                    claim.submission_id,
+                    extra=event(claim.submission_id, "requeued"),
+                )
         logger.info("worker pool stopped")
 
     def _work(self, slot: int) -> None:
@@ -94,52 +109,31 @@ class WorkerPool:
             with self._held_lock:
                 self._held[slot] = claim
             try:
-                self._grade(slot, claim)
+                grade_claim(self.factory, claim, self.limits, self.mode, self.runs_dir, slot)
+            except Exception:
+                # Storing the outcome failed, for example because the database is down. The lease
+                # expires and the watchdog requeues the submission, so the thread goes on.
+                logger.exception(
+                    "worker %d could not store the outcome of submission %d; its lease will expire",
+                    slot,
+                    claim.submission_id,
+                    extra=event(claim.submission_id, "error"),
+                )
             finally:
                 with self._held_lock:
                     self._held.pop(slot, None)
 
-    def _grade(self, slot: int, claim: queue.Claim) -> None:
-        logger.info(
-            "submission %d running (attempt %d, worker %d)", claim.submission_id, claim.attempts, slot
-        )
-        lab = get_lab(claim.lab_id)
-        try:
-            with transaction(self.factory) as session:
-                cases, seeds = grading_cases(session, lab.lab_id)
-            result = grade(
-                claim.code,
-                lab,
-                cases,
-                self.limits,
-                self.mode,
-                slot=slot,
-                work_root=self.runs_dir,
-                seeds=seeds,
-            )
-        except (GraderError, OSError) as error:
-            outcome = queue.fail_internal(self.factory, claim, str(error))
-            logger.error("submission %d internal error, %s: %s", claim.submission_id, outcome, error)
-            return
-        except Exception:
-            logger.exception("submission %d: unexpected grader failure", claim.submission_id)
-            queue.fail_internal(self.factory, claim, "unexpected grader failure")
-            return
-
-        if queue.complete(self.factory, claim, result, result.outcomes):
-            logger.info("submission %d done: %s", claim.submission_id, result.verdict.value)
-        else:
-            logger.warning("submission %d: lease lost, result discarded", claim.submission_id)
-
     def _keep_leases(self) -> None:
         interval = self.lease_seconds / 3
-        while not self._stopping.wait(interval):
+        while not self._keeper_stopping.wait(interval):
             try:
                 with self._held_lock:
                     tokens = [claim.lease_token for claim in self._held.values()]
                 queue.renew(self.factory, tokens, self.lease_seconds)
-                for submission_id in queue.requeue_expired(self.factory):
-                    logger.warning("submission %d requeued: its worker's lease expired", submission_id)
-                    self._wake.set()
+                if not self._stopping.is_set():
+                    expired = queue.requeue_expired(self.factory)
+                    log_expired(expired)
+                    if expired.requeued:
+                        self._wake.set()
             except Exception:
                 logger.exception("lease keeper failed; retrying in %.0f s", interval)

@@ -11,14 +11,15 @@ import uvicorn
 from grader.errors import SandboxError
 from server.app import create_app
 from server.config import Settings
+from server.logs import configure_logging
 from server.migrate import upgrade
 
 logger = logging.getLogger("server")
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings()
+    configure_logging(settings.log_format)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade(settings.resolved_database_url)
 

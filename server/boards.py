@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 from reference.labs import Lab
 from server import leaderboard
 from server.deps import Caller
+from server.i18n import translatable
 from server.lab_settings import get_settings, private_board_open
 from server.models import utc_now
 from server.schemas import Leaderboard, LeaderboardRow
@@ -20,22 +21,30 @@ def build(session: Session, lab: Lab, board: str, caller: Caller | None) -> Lead
     if not settings.leaderboard:
         raise HTTPException(
             status.HTTP_404_NOT_FOUND,
-            f"{lab.lab_id!r} has no leaderboard: a TA can enable one in the lab settings",
+            translatable("{lab_id!r} has no leaderboard: a TA can enable one in the lab settings", lab_id=lab.lab_id),
         )
     if board not in leaderboard.BOARDS:
         raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_ENTITY, f"unknown board {board!r}: expected 'public' or 'private'"
+            status.HTTP_422_UNPROCESSABLE_ENTITY,
+            translatable("unknown board {board!r}: expected 'public' or 'private'", board=board),
         )
     is_ta = caller is not None and caller.is_ta
     if board == "private" and not is_ta and not private_board_open(settings, utc_now()):
-        when = settings.deadline.isoformat() if settings.deadline else "the deadline, which is not set yet"
-        raise HTTPException(status.HTTP_403_FORBIDDEN, f"the private board opens at {when}")
+        if settings.deadline is None:
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                translatable("the private board opens at the deadline, which is not set yet"),
+            )
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            translatable("the private board opens at {deadline}", deadline=settings.deadline.isoformat()),
+        )
 
     ranked = leaderboard.entries(session, lab.lab_id, board, settings.board_rule)
     rows = [
         LeaderboardRow(
             rank=position,
-            student_name=entry.student_name,
+            display_name=entry.display_name,
             section=entry.section,
             submission_id=entry.submission_id,
             gap=entry.gap,

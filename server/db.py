@@ -7,14 +7,26 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+
+def with_driver(url: str) -> str:
+    """Return ``url`` with psycopg 3 named as the PostgreSQL driver.
+
+    Hosting platforms hand out ``postgres://`` and ``postgresql://`` URLs, which
+    SQLAlchemy would reject or open with another driver.
+    """
+    parsed = make_url(url)
+    if parsed.drivername in ("postgres", "postgresql"):
+        return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    return url
 
 
 def make_engine(url: str) -> Engine:
     """Create an engine; for SQLite, enable WAL, foreign keys and a busy timeout."""
     if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True)
+        return create_engine(with_driver(url), pool_pre_ping=True)
 
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from grader.verdicts import Verdict
+from server.display_names import shown_name
 from server.models import CaseResult, Student, Submission
 
 GAP_RTOL = 1e-6
@@ -33,7 +34,7 @@ class Entry:
     submission_id: int
     student_pk: int
     student_id: str
-    student_name: str
+    display_name: str
     section: str
     gap: float
     expected_running_time: float | None
@@ -92,7 +93,7 @@ def entries(session: Session, lab_id: str, board: str, rule: str) -> list[Entry]
             submission_id=submission.id,
             student_pk=student.id,
             student_id=student.student_id,
-            student_name=student.name,
+            display_name=shown_name(student.display_name, student.id),
             section=student.section,
             gap=gap,
             expected_running_time=ert,

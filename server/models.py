@@ -18,10 +18,14 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
+    select,
 )
-from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, Mapper, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
+
+from server import display_names
 
 
 def utc_now() -> dt.datetime:
@@ -64,10 +68,63 @@ class Student(Base):
     student_id: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     section: Mapped[str] = mapped_column(String(32))
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # NULL once a TA revokes the token; a rotation stores the new token's hash.
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    email: Mapped[str | None] = mapped_column(String(254), default=None)
+    # The name boards show instead of ``name``: chosen by the student, or a generated pseudonym.
+    display_name: Mapped[str | None] = mapped_column(String(64), default=None)
+    # ``display_name`` casefolded, so two names that differ only in case or width are one name.
+    display_name_key: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
+    display_name_chosen: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utc_now)
 
     submissions: Mapped[list[Submission]] = relationship(back_populates="student")
+
+
+@event.listens_for(Student, "before_insert")
+def _give_pseudonym(_mapper: Mapper[Student], connection: Connection, student: Student) -> None:
+    """Give every new student a generated display name, whichever code path adds them."""
+    if student.display_name is not None:
+        return
+
+    def taken(key: str) -> bool:
+        return connection.scalar(select(Student.id).where(Student.display_name_key == key)) is not None
+
+    student.display_name = display_names.new_pseudonym(taken)
+    student.display_name_key = display_names.name_key(student.display_name)
+
+
+class TAAccount(Base):
+    """A TA who signs requests with a bearer token of their own.
+
+    The ``bootstrap`` account's token is ``GRADEDESCENT_TA_TOKEN`` (or the
+    generated ``ta_token`` file) and is set again at every start.
+    """
+
+    __tablename__ = "ta_accounts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    bootstrap: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utc_now)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
+
+
+class AuditEntry(Base):
+    """One action a TA took, kept for the course's records."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_at", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utc_now)
+    ta_account_id: Mapped[int | None] = mapped_column(ForeignKey("ta_accounts.id"))
+    # Copied from the account, so the entry reads the same after the account is renamed or revoked.
+    ta_name: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(String(200), default="")
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
 class Submission(Base):
@@ -82,6 +139,9 @@ class Submission(Base):
     __table_args__ = (
         Index("ix_submissions_queue", "status", "id"),
         Index("ix_submissions_lab_student", "lab_id", "student_pk"),
+        Index("ix_submissions_created_at", "created_at"),
+        # Several NULL keys are allowed: only requests that send Idempotency-Key are deduplicated.
+        UniqueConstraint("student_pk", "idempotency_key", name="uq_submissions_student_idempotency_key"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -96,6 +156,8 @@ class Submission(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     lease_token: Mapped[str | None] = mapped_column(String(64), default=None)
     lease_expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
+    # When a Celery task for this queued submission was last sent; NULL under the local pool and after a requeue.
+    dispatched_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
     # Scores of the whole submission, recomputed by a rescore; NULL until accepted, or when not finite.
     public_gap: Mapped[float | None] = mapped_column(Float, default=None)
     public_ert: Mapped[float | None] = mapped_column(Float, default=None)
@@ -108,6 +170,11 @@ class Submission(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utc_now)
     started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
+    # Submitted after the lab's deadline under the late policy "mark_late".
+    late: Mapped[bool] = mapped_column(Boolean, default=False)
+    idempotency_key: Mapped[str | None] = mapped_column(String(255), default=None)
+    # SHA-256 of the lab and the code, which identifies the request that first used ``idempotency_key``.
+    request_fingerprint: Mapped[str | None] = mapped_column(String(64), default=None)
 
     student: Mapped[Student] = relationship(back_populates="submissions")
     cases: Mapped[list[CaseResult]] = relationship(
@@ -160,4 +227,9 @@ class LabSettings(Base):
     leaderboard: Mapped[bool] = mapped_column(Boolean, default=False)
     board_rule: Mapped[str] = mapped_column(String(16), default="best")
     deadline: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
+    opens_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
+    # "reject" refuses submissions after the deadline; "mark_late" accepts them with ``late`` set.
+    late_policy: Mapped[str] = mapped_column(String(16), default="mark_late")
+    # Charged submissions per student per course-time-zone day; NULL means no limit.
+    daily_quota: Mapped[int | None] = mapped_column(Integer, default=20)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utc_now, onupdate=utc_now)

@@ -90,6 +90,7 @@ class SubmissionPublic(BaseModel):
     )
     stdout: str
     stderr: str
+    late: bool = Field(False, description="Submitted after the lab's deadline.")
     created_at: dt.datetime
     finished_at: dt.datetime | None
 
@@ -99,10 +100,13 @@ class SubmissionSummary(BaseModel):
     url: str
     lab_id: str
     student_id: str
+    section: str = ""
     status: str
     verdict: str | None
+    late: bool = False
     final_f: float | None
     evaluations: int | None
+    solved_fraction: float | None = None
     created_at: dt.datetime
 
 
@@ -115,7 +119,7 @@ class SubmissionPage(BaseModel):
 
 class LeaderboardRow(BaseModel):
     rank: int
-    student_name: str
+    display_name: str = Field(description="The name the student chose, or their generated pseudonym.")
     section: str
     submission_id: int
     gap: float = Field(description="The board's gap: the public case's, or the mean over the hidden cases.")
@@ -168,6 +172,14 @@ class LabSettingsPublic(BaseModel):
     leaderboard: bool
     board_rule: str
     deadline: dt.datetime | None
+    opens_at: dt.datetime | None = None
+    late_policy: str = Field(
+        "mark_late", description="'reject' or 'mark_late' for submissions after the deadline."
+    )
+    daily_quota: int | None = Field(
+        None, description="Charged submissions per student per day; null: no limit."
+    )
+    time_zone: str = Field("", description="The course's time zone, where a quota day starts at midnight.")
 
 
 class LabSettingsUpdate(BaseModel):
@@ -175,14 +187,21 @@ class LabSettingsUpdate(BaseModel):
     leaderboard: bool | None = None
     board_rule: Literal["best", "latest"] | None = None
     deadline: dt.datetime | None = Field(
-        None, description="ISO 8601 with a time zone, e.g. 2026-12-11T23:59:00+09:00."
+        None, description="ISO 8601 with a time zone, e.g. 2026-12-11T23:59:00+09:00; null removes it."
     )
+    opens_at: dt.datetime | None = Field(
+        None, description="ISO 8601 with a time zone; submissions before it are rejected; null removes it."
+    )
+    late_policy: Literal["reject", "mark_late"] | None = None
+    daily_quota: int | None = Field(None, ge=1, le=10000, description="null removes the limit.")
 
-    @field_validator("deadline")
+    @field_validator("deadline", "opens_at")
     @classmethod
     def _require_zone(cls, value: dt.datetime | None) -> dt.datetime | None:
         if value is not None and value.tzinfo is None:
-            raise ValueError("the deadline needs a time zone, e.g. 2026-12-11T23:59:00+09:00")
+            raise ValueError(
+                f"the time {value.isoformat()!r} needs a time zone, e.g. 2026-12-11T23:59:00+09:00"
+            )
         return value
 
 

@@ -1,17 +1,23 @@
 from __future__ import annotations
 
-import json
+import datetime as dt
 import logging
-from typing import Any
+from typing import Annotated
+from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, HTTPException, Request, status
+from fastapi import APIRouter, Header, HTTPException, Request, status
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from grader.feedback import MESSAGES, nearby_critical_point
 from reference.labs import get_lab
+from server import admission, idempotency, intake, quota, schedule
+from server.clock import NowDep
+from server.course_schemas import quota_public
 from server.deps import CallerDep, SessionDep, StudentDep
+from server.i18n import DEFAULT_LOCALE, localize, request_locale, translatable
 from server.models import CaseResult, Submission
 from server.routes.labs import lab_or_404
 from server.schemas import (
@@ -26,111 +32,120 @@ logger = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api", tags=["submissions"])
 
-MAX_CODE_BYTES = 64 * 1024
+MAX_CODE_BYTES = intake.MAX_CODE_BYTES
 
-_UPLOAD_DOC: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["file"],
-                    "properties": {"file": {"type": "string", "format": "binary"}},
-                }
-            },
-            "application/json": {
-                "schema": {"type": "object", "required": ["code"], "properties": {"code": {"type": "string"}}}
-            },
-        },
-    }
-}
+
+_REJECTIONS = (
+    HTTPException,
+    idempotency.InvalidKeyError,
+    idempotency.KeyReusedError,
+    schedule.ClosedError,
+    admission.QuotaExceeded,
+)
+"""Reasons not to store a submission; each response to them carries the quota's RateLimit fields."""
 
 
 def submission_url(submission_id: int) -> str:
     return f"/api/submissions/{submission_id}"
 
 
-async def _read_code(request: Request) -> bytes:
-    """Take the code from a multipart field ``file`` or a JSON body ``{"code": ...}``."""
-    content_type = request.headers.get("content-type", "")
-    if content_type.startswith("multipart/form-data"):
-        form = await request.form(max_files=1, max_fields=4, max_part_size=MAX_CODE_BYTES + 1)
-        upload = form.get("file")
-        if upload is None or isinstance(upload, str):
-            raise HTTPException(
-                status.HTTP_422_UNPROCESSABLE_ENTITY,
-                "missing file field: send the solution as multipart field 'file' (curl -F file=@solution.py)",
-            )
-        return await upload.read(MAX_CODE_BYTES + 1)
-    if content_type.startswith("application/json"):
-        body = await request.body()
-        try:
-            payload = json.loads(body)
-        except ValueError:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "the body is not valid JSON") from None
-        code = payload.get("code") if isinstance(payload, dict) else None
-        if not isinstance(code, str):
-            raise HTTPException(
-                status.HTTP_422_UNPROCESSABLE_ENTITY, 'missing "code": send {"code": "<your solution file>"}'
-            )
-        return code.encode("utf-8", "surrogatepass")
-    raise HTTPException(
-        status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
-        f"unsupported content type {content_type!r}: send multipart/form-data with a field 'file', "
-        "or application/json with a field 'code'",
-    )
-
-
-def _validate_code(raw: bytes) -> str:
-    if len(raw) > MAX_CODE_BYTES:
-        raise HTTPException(
-            status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
-            f"the code is over {MAX_CODE_BYTES // 1024} KiB: a solution file should be a few KiB; remove data or "
-            "generated code",
-        )
-    try:
-        code = raw.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_ENTITY,
-            f"the code is not valid UTF-8 (byte {raw[error.start]:#04x} at offset {error.start}): "
-            "save the file as UTF-8",
-        ) from None
-    if not code.strip():
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_ENTITY,
-            "the code is empty: send a file that defines solution(func, start_point)",
-        )
-    return code
+def not_found_message(submission_id: int) -> str:
+    return translatable("submission {submission_id} not found", submission_id=submission_id)
 
 
 @router.post(
     "/labs/{lab_id}/submissions",
     status_code=status.HTTP_202_ACCEPTED,
-    summary="Submit a solution file for grading",
-    openapi_extra=_UPLOAD_DOC,
-    responses={202: {"description": "Stored and queued; poll the returned URL for the result."}},
+    summary="Submit a solution file, JSON code or a submission issue's Markdown for grading",
+    openapi_extra=intake.OPENAPI_BODY,
+    responses={
+        202: {"description": "Stored and queued, or stored earlier under the same Idempotency-Key."},
+        403: {
+            "description": "The lab is not open yet, or its deadline passed under the late policy 'reject'."
+        },
+        429: {
+            "description": "The daily quota is used up; Retry-After says when the next submission is possible."
+        },
+    },
 )
 async def create_submission(
-    lab_id: str, request: Request, student: StudentDep, session: SessionDep
+    lab_id: str,
+    request: Request,
+    student: StudentDep,
+    session: SessionDep,
+    now: NowDep,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias=idempotency.HEADER,
+            description="Any unique string; a repeated request with the same key returns the same submission.",
+        ),
+    ] = None,
 ) -> JSONResponse:
     lab = lab_or_404(lab_id)
-    code = _validate_code(await _read_code(request))
-    submission = Submission(student_pk=student.id, lab_id=lab.lab_id, code=code)
-    session.add(submission)
-    session.commit()  # Stored before it is acknowledged.
-    logger.info("submission %d queued: lab %s, student %s", submission.id, lab.lab_id, student.student_id)
-    request.app.state.notify_workers()
+    zone = request.app.state.settings.zone
+    try:
+        key = idempotency.parse_key(idempotency_key)
+        code = await intake.read_code(request)
+        admitted = await run_in_threadpool(
+            admission.admit, session, student, lab.lab_id, code, key, now, zone
+        )
+    except _REJECTIONS as error:
+        if isinstance(error, admission.QuotaExceeded):
+            status_now = error.status
+        else:
+            status_now = await run_in_threadpool(
+                admission.quota_status, session, student, lab.lab_id, now, zone
+            )
+        rejection = _rejection(error, now, zone)
+        rejection.headers = {**(rejection.headers or {}), **quota.headers(status_now, now)}
+        raise rejection from None
+
+    submission = admitted.submission
     url = submission_url(submission.id)
-    return JSONResponse(
-        {"id": submission.id, "url": url, "status": submission.status},
-        status_code=status.HTTP_202_ACCEPTED,
-        headers={"Location": url},
+    headers = {"Location": url, **quota.headers(admitted.quota, now)}
+    if admitted.replayed:
+        headers[idempotency.REPLAYED_HEADER] = "true"
+        logger.info("submission %d returned again for its Idempotency-Key", submission.id)
+    else:
+        logger.info(
+            "submission %d queued: lab %s, student %s",
+            submission.id,
+            lab.lab_id,
+            student.student_id,
+            extra={"submission_id": submission.id, "event": "queued"},
+        )
+        # Sending a Celery task talks to the broker, which must not block the event loop.
+        await run_in_threadpool(request.app.state.notify_workers, submission.id)
+    body = {
+        "id": submission.id,
+        "url": url,
+        "status": submission.status,
+        "late": submission.late,
+        "quota": quota_public(admitted.quota, zone).model_dump(mode="json"),
+    }
+    return JSONResponse(body, status_code=status.HTTP_202_ACCEPTED, headers=headers)
+
+
+def _rejection(error: Exception, now: dt.datetime, zone: ZoneInfo) -> HTTPException:
+    """Build the error response for a reason not to store a submission."""
+    if isinstance(error, HTTPException):
+        return error
+    if isinstance(error, idempotency.InvalidKeyError):
+        return HTTPException(status.HTTP_400_BAD_REQUEST, str(error))
+    if isinstance(error, idempotency.KeyReusedError):
+        return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error))
+    if isinstance(error, schedule.ClosedError):
+        return HTTPException(status.HTTP_403_FORBIDDEN, str(error))
+    assert isinstance(error, admission.QuotaExceeded)
+    return HTTPException(
+        status.HTTP_429_TOO_MANY_REQUESTS,
+        quota.exceeded_message(error.status, now, zone),
+        headers={"Retry-After": str(error.status.seconds_to_reset(now))},
     )
 
 
-def _feedback(submission: Submission, public_case: CaseResult | None) -> FeedbackPublic | None:
+def _feedback(submission: Submission, public_case: CaseResult | None, locale: str) -> FeedbackPublic | None:
     if public_case is None or public_case.feedback not in MESSAGES:
         return None
     critical = None
@@ -139,12 +154,17 @@ def _feedback(submission: Submission, public_case: CaseResult | None) -> Feedbac
         if found is not None:
             critical = CriticalPointPublic(kind=found.kind, point=list(found.point), value=found.value)
     return FeedbackPublic(
-        kind=public_case.feedback, message=MESSAGES[public_case.feedback], critical_point=critical
+        kind=public_case.feedback,
+        message=str(localize(MESSAGES[public_case.feedback], locale)),
+        critical_point=critical,
     )
 
 
-def submission_public(submission: Submission) -> SubmissionPublic:
-    """Show a submission as its owner may see it: the public case in full, hidden cases as aggregates."""
+def submission_public(submission: Submission, locale: str = DEFAULT_LOCALE) -> SubmissionPublic:
+    """Show a submission as its owner may see it: the public case in full, hidden cases as aggregates.
+
+    The feedback message is in ``locale``; every other field is data and stays as stored.
+    """
     public_case = next((case for case in submission.cases if case.case_index == 0), None)
     summary = submission.summary or {}
     hidden = summary.get("hidden")
@@ -157,18 +177,21 @@ def submission_public(submission: Submission) -> SubmissionPublic:
         verdict=submission.verdict,
         detail=submission.detail,
         score=CaseScorePublic.model_validate(public_case) if public_case is not None else None,
-        feedback=_feedback(submission, public_case),
+        feedback=_feedback(submission, public_case, locale),
         hidden=HiddenSummary.model_validate(hidden) if hidden else None,
         solved_fraction=submission.solved_fraction,
         stdout=submission.stdout,
         stderr=submission.stderr,
+        late=submission.late,
         created_at=submission.created_at,
         finished_at=submission.finished_at,
     )
 
 
 @router.get("/submissions/{submission_id}", summary="Read a submission's status, verdict, score and output")
-def get_submission(submission_id: int, caller: CallerDep, session: SessionDep) -> SubmissionPublic:
+def get_submission(
+    submission_id: int, request: Request, caller: CallerDep, session: SessionDep
+) -> SubmissionPublic:
     submission = session.scalar(
         select(Submission)
         .where(Submission.id == submission_id)
@@ -176,5 +199,5 @@ def get_submission(submission_id: int, caller: CallerDep, session: SessionDep) -
     )
     # Another student's submission answers like a missing one, so ids reveal nothing.
     if submission is None or (caller.student is not None and submission.student_pk != caller.student.id):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"submission {submission_id} not found")
-    return submission_public(submission)
+        raise HTTPException(status.HTTP_404_NOT_FOUND, not_found_message(submission_id))
+    return submission_public(submission, request_locale(request))

@@ -1,28 +1,22 @@
 from __future__ import annotations
 
 import logging
-from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, status
-from sqlalchemy import func, select
+from fastapi import APIRouter, HTTPException, Request, status
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import selectinload
 
-from grader.verdicts import Verdict
+from server import audit
 from server.deps import SessionDep, TADep
 from server.lab_settings import ensure_seeds, get_settings
-from server.models import LabSettings, Student, Submission
+from server.models import LabSettings, Student
 from server.rescore import rescore_lab
 from server.routes.labs import lab_or_404
-from server.routes.submissions import submission_url
 from server.schemas import (
     LabSettingsPublic,
     LabSettingsUpdate,
     RescoreReportPublic,
     StudentCreate,
     StudentCreated,
-    SubmissionPage,
-    SubmissionSummary,
 )
 from server.security import hash_token, new_token
 
@@ -34,12 +28,13 @@ router = APIRouter(prefix="/api/ta", tags=["ta"])
 @router.post(
     "/students", status_code=status.HTTP_201_CREATED, summary="Add a student and return their token once"
 )
-def create_student(body: StudentCreate, _: TADep, session: SessionDep) -> StudentCreated:
+def create_student(body: StudentCreate, caller: TADep, session: SessionDep) -> StudentCreated:
     token = new_token()
     student = Student(
         student_id=body.student_id, name=body.name, section=body.section, token_hash=hash_token(token)
     )
     session.add(student)
+    audit.record(session, caller, "student_create", body.student_id, section=body.section)
     try:
         session.commit()
     except IntegrityError:
@@ -53,88 +48,67 @@ def create_student(body: StudentCreate, _: TADep, session: SessionDep) -> Studen
     )
 
 
-@router.get("/submissions", summary="List submissions, newest first, filtered and paginated")
-def list_submissions(
-    _: TADep,
-    session: SessionDep,
-    lab_id: str | None = None,
-    student_id: str | None = None,
-    verdict: Verdict | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
-) -> SubmissionPage:
-    query = select(Submission).join(Student, Student.id == Submission.student_pk)
-    if lab_id is not None:
-        query = query.where(Submission.lab_id == lab_or_404(lab_id).lab_id)
-    if student_id is not None:
-        query = query.where(Student.student_id == student_id)
-    if verdict is not None:
-        query = query.where(Submission.verdict == verdict.value)
-
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    page = session.scalars(
-        query.options(selectinload(Submission.cases), selectinload(Submission.student))
-        .order_by(Submission.id.desc())
-        .limit(limit)
-        .offset(offset)
-    ).all()
-    items = []
-    for submission in page:
-        public_case = next((case for case in submission.cases if case.case_index == 0), None)
-        items.append(
-            SubmissionSummary(
-                id=submission.id,
-                url=submission_url(submission.id),
-                lab_id=submission.lab_id,
-                student_id=submission.student.student_id,
-                status=submission.status,
-                verdict=submission.verdict,
-                final_f=public_case.final_f if public_case else None,
-                evaluations=public_case.evaluations if public_case else None,
-                created_at=submission.created_at,
-            )
-        )
-    return SubmissionPage(items=items, total=total, limit=limit, offset=offset)
-
-
-def _settings_public(settings: LabSettings) -> LabSettingsPublic:
+def _settings_public(settings: LabSettings, time_zone: str) -> LabSettingsPublic:
     return LabSettingsPublic(
         lab_id=settings.lab_id,
         hidden_cases=settings.hidden_cases,
         leaderboard=settings.leaderboard,
         board_rule=settings.board_rule,
         deadline=settings.deadline,
+        opens_at=settings.opens_at,
+        late_policy=settings.late_policy,
+        daily_quota=settings.daily_quota,
+        time_zone=time_zone,
     )
 
 
-@router.get("/labs/{lab_id}", summary="Read a lab's grading settings")
-def read_lab_settings(lab_id: str, _: TADep, session: SessionDep) -> LabSettingsPublic:
+# Settings that null removes; the others must keep a value.
+_NULLABLE_SETTINGS = ("deadline", "opens_at", "daily_quota")
+
+
+@router.get("/labs/{lab_id}", summary="Read a lab's grading settings, schedule and quota")
+def read_lab_settings(lab_id: str, request: Request, _: TADep, session: SessionDep) -> LabSettingsPublic:
     settings = get_settings(session, lab_or_404(lab_id).lab_id)
     session.commit()
-    return _settings_public(settings)
+    return _settings_public(settings, request.app.state.settings.time_zone)
 
 
-@router.patch("/labs/{lab_id}", summary="Change a lab's hidden cases, leaderboard, board rule or deadline")
+@router.patch("/labs/{lab_id}", summary="Change a lab's schedule, late policy, quota, hidden cases or boards")
 def update_lab_settings(
-    lab_id: str, body: LabSettingsUpdate, _: TADep, session: SessionDep
+    lab_id: str, body: LabSettingsUpdate, request: Request, caller: TADep, session: SessionDep
 ) -> LabSettingsPublic:
     settings = get_settings(session, lab_or_404(lab_id).lab_id)
     for name in body.model_fields_set:
         value = getattr(body, name)
-        if value is None and name != "deadline":
+        if value is None and name not in _NULLABLE_SETTINGS:
             raise HTTPException(
-                status.HTTP_422_UNPROCESSABLE_ENTITY, f"{name} cannot be null; omit it to keep it"
+                status.HTTP_422_UNPROCESSABLE_CONTENT, f"{name} cannot be null; omit it to keep it"
             )
         setattr(settings, name, value)
+    if (
+        settings.opens_at is not None
+        and settings.deadline is not None
+        and settings.opens_at >= settings.deadline
+    ):
+        session.rollback()
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"opens_at {settings.opens_at.isoformat()!r} is not before the deadline "
+            f"{settings.deadline.isoformat()!r}: move one of them",
+        )
     ensure_seeds(settings)
+    changes = {name: body.model_dump(mode="json")[name] for name in sorted(body.model_fields_set)}
+    audit.record(session, caller, "lab_settings_update", lab_id, **changes)
     session.commit()
     logger.info("lab %s settings changed: %s", lab_id, sorted(body.model_fields_set))
-    return _settings_public(settings)
+    return _settings_public(settings, request.app.state.settings.time_zone)
 
 
 @router.post("/labs/{lab_id}/rescore", summary="Rescore every stored run of a lab with the current rules")
-def rescore(lab_id: str, _: TADep, session: SessionDep) -> RescoreReportPublic:
-    report = rescore_lab(session, lab_or_404(lab_id).lab_id)
+def rescore(lab_id: str, caller: TADep, session: SessionDep) -> RescoreReportPublic:
+    lab_id = lab_or_404(lab_id).lab_id
+    audit.record(session, caller, "lab_rescore", lab_id)
+    report = rescore_lab(session, lab_id)
     return RescoreReportPublic(
         submissions=report.submissions, changed=report.changed, rank_changes=report.rank_changes
     )
