@@ -12,6 +12,7 @@ engine. The worker's main process runs the watchdog (``grader.dispatch``).
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 from typing import Any
@@ -26,6 +27,7 @@ from grader.claims import LeaseRenewal, event, grade_claim
 from grader.dispatch import TASK_NAME, Dispatcher, Watchdog, make_celery
 from grader.errors import SandboxError
 from grader.sandbox import SandboxMode
+from grader.warm_pool import Zygote, warm_available
 from server.config import Settings
 from server.db import make_engine, make_session_factory
 from server.logs import configure_logging
@@ -44,6 +46,20 @@ _engine: Engine | None = None
 _engine_pid = 0
 _watchdog: Watchdog | None = None
 _watchdog_engine: Engine | None = None
+
+
+_zygote: Zygote | None = None
+
+
+def warm_sandbox(slot: int) -> Zygote | None:
+    """Return this pool process's warm sandbox, created on first use; None when warm runs are off."""
+    global _zygote
+    if not settings.warm_pool or not warm_available(settings.sandbox):
+        return None
+    if _zygote is None or _zygote.slot != slot:
+        _zygote = Zygote(slot, settings.limits, settings.runs_dir / f"warm-{slot}-{os.getpid()}")
+        atexit.register(_zygote.stop)
+    return _zygote
 
 
 def session_factory() -> sessionmaker[Session]:
@@ -74,7 +90,9 @@ def grade_submission(submission_id: int) -> str:
     # NOTE: a second worker on the same machine reuses slots 0, 1, ... (see docs/deployment.md).
     slot = current_process_index(base=0) or 0
     with LeaseRenewal(factory, claim, settings.lease_seconds):
-        return grade_claim(factory, claim, settings.limits, settings.sandbox, settings.runs_dir, slot)
+        return grade_claim(
+            factory, claim, settings.limits, settings.sandbox, settings.runs_dir, slot, warm_sandbox(slot)
+        )
 
 
 @signals.setup_logging.connect

@@ -19,6 +19,7 @@ from grader import metrics, queue
 from grader.errors import GraderError
 from grader.grading import grade
 from grader.sandbox import Limits, SandboxMode
+from grader.warm_pool import Zygote
 from reference.labs import get_lab
 from server.db import transaction
 from server.lab_settings import grading_cases
@@ -39,11 +40,14 @@ def grade_claim(
     mode: SandboxMode,
     runs_dir: Path,
     slot: int,
+    zygote: Zygote | None = None,
 ) -> str:
     """Grade ``claim``'s submission in the sandbox and store the verdict.
 
     ``slot`` picks the sandbox uid, so runs going on at once on one machine
-    must have different slots. Returns ``"done"``; ``"requeued"`` or
+    must have different slots. ``zygote`` is the slot's warm sandbox; a
+    retry after an internal error always runs cold, so a broken warm
+    sandbox cannot fail a submission twice. Returns ``"done"``; ``"requeued"`` or
     ``"failed"`` after an internal error (see ``queue.fail_internal``); or
     ``"lost"`` when the lease expired first and the outcome was discarded.
     """
@@ -59,8 +63,20 @@ def grade_claim(
         lab = get_lab(claim.lab_id)
         with transaction(factory) as session:
             cases, seeds = grading_cases(session, lab.lab_id)
-        metrics.SANDBOX_STARTS.inc()
-        result = grade(claim.code, lab, cases, limits, mode, slot=slot, work_root=runs_dir, seeds=seeds)
+        launcher = zygote if zygote is not None and zygote.usable and claim.attempts == 1 else None
+        if launcher is None:
+            metrics.SANDBOX_STARTS.inc()
+        result = grade(
+            claim.code,
+            lab,
+            cases,
+            limits,
+            mode,
+            slot=slot,
+            work_root=runs_dir,
+            seeds=seeds,
+            launcher=launcher,
+        )
     except (GraderError, OSError) as error:
         return _internal_error(factory, claim, str(error))
     except Exception as error:

@@ -14,13 +14,13 @@ import json
 import logging
 import math
 import os
-import selectors
+import select
 import signal
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from grader import sandbox
 from grader.errors import SandboxError
@@ -90,6 +90,33 @@ class RunRecord:
     stderr: bytes = b""
     cpu_seconds: float = 0.0
     wall_seconds: float = 0.0
+
+
+class RunnerLike(Protocol):
+    """A started runner, cold (``sandbox.RunnerProcess``) or warm (``warm_pool.WarmRun``)."""
+
+    exit_code: int | None
+    cpu_seconds: float
+    max_rss_bytes: int
+
+    @property
+    def stdout_fd(self) -> int: ...
+
+    @property
+    def stderr_fd(self) -> int: ...
+
+    @property
+    def signal(self) -> int | None: ...
+
+    def wait(self, timeout: float) -> bool: ...
+
+    def kill(self) -> None: ...
+
+
+class Launcher(Protocol):
+    """Starts a runner on ``code`` with the given pipe ends, as a warm sandbox does."""
+
+    def launch(self, code: str, request_fd: int, reply_fd: int, limits: Limits) -> RunnerLike: ...
 
 
 class _RunEnded(Exception):
@@ -162,8 +189,10 @@ class Evaluator:
         slot: int = 0,
         visible_cases: int = 1,
         work_root: Path | None = None,
+        launcher: Launcher | None = None,
     ) -> None:
         self.code = code
+        self.launcher = launcher
         self.cases = cases
         self.budget = budget
         self.limits = limits
@@ -181,18 +210,27 @@ class Evaluator:
 
     def run(self) -> RunRecord:
         """Run every case and return the record; raises ``SandboxError`` on the service's failure."""
+        if self.launcher is not None:
+            self._run_in(None)
+            return self.record
         with tempfile.TemporaryDirectory(prefix="run-", dir=self.work_root) as run_dir:
             os.chmod(run_dir, 0o755)
             sandbox.prepare_run_dir(Path(run_dir), self.code)
             self._run_in(Path(run_dir))
         return self.record
 
-    def _run_in(self, run_dir: Path) -> None:
+    def _run_in(self, run_dir: Path | None) -> None:
+        """Start the runner, cold in ``run_dir`` or warm through the launcher, and drive it."""
         request_read, request_write = os.pipe()
         reply_read, reply_write = os.pipe()
         started = time.monotonic()
+        process: RunnerLike
         try:
-            process = sandbox.start(self.mode, run_dir, self.limits, self.slot, request_write, reply_read)
+            if self.launcher is not None:
+                process = self.launcher.launch(self.code, request_write, reply_read, self.limits)
+            else:
+                assert run_dir is not None
+                process = sandbox.start(self.mode, run_dir, self.limits, self.slot, request_write, reply_read)
         except SandboxError:
             for fd in (request_read, request_write, reply_read, reply_write):
                 os.close(fd)
@@ -203,26 +241,24 @@ class Evaluator:
 
         self._reply_fd = reply_write
         self._process = process
-        selector = selectors.DefaultSelector()
         try:
-            self._drive(selector, request_read, process)
+            self._drive(request_read, process)
         except _RunEnded as ended:
             if ended.verdict is not None and self.record.failure is None:
                 self._record_failure(ended.verdict, ended.detail)
         finally:
-            selector.close()
             os.close(request_read)
             os.close(reply_write)
             self._finish(process, started)
 
-    def _drive(
-        self, selector: selectors.BaseSelector, request_fd: int, process: sandbox.RunnerProcess
-    ) -> None:
-        for fd in (request_fd, process.stdout_fd, process.stderr_fd):
+    def _drive(self, request_fd: int, process: RunnerLike) -> None:
+        # poll() rather than selectors: this loop runs once per evaluation, and the
+        # selectors layer's bookkeeping costs a noticeable share of a round trip.
+        streams = {request_fd: "request", process.stdout_fd: "stdout", process.stderr_fd: "stderr"}
+        poller = select.poll()
+        for fd in streams:
             os.set_blocking(fd, False)
-        selector.register(request_fd, selectors.EVENT_READ, "request")
-        selector.register(process.stdout_fd, selectors.EVENT_READ, "stdout")
-        selector.register(process.stderr_fd, selectors.EVENT_READ, "stderr")
+            poller.register(fd, select.POLLIN)
 
         self._phase = "startup"
         self._next_case = 0
@@ -233,19 +269,20 @@ class Evaluator:
                 raise SandboxError(f"the runner did not start within {self.limits.wall_time:g} s")
             if timeout <= 0:
                 raise _RunEnded(Verdict.TIME_LIMIT, self._time_limit_message())
-            for key, _ in selector.select(timeout):
-                chunk = self._read(key.fd)
+            for fd, _ in poller.poll(math.ceil(timeout * 1000)):
+                chunk = self._read(fd)
                 if chunk is None:
                     continue
-                if key.data == "request":
+                stream = streams[fd]
+                if stream == "request":
                     if not chunk:
                         self._runner_exited(process)
-                    self._buffer += chunk
-                    self._handle_messages()
+                    if not self._evaluate_fast(chunk):
+                        self._take_requests(chunk)
                 elif chunk:
-                    self._take_output(key.data, chunk)
+                    self._take_output(stream, chunk)
                 else:
-                    selector.unregister(key.fd)
+                    poller.unregister(fd)
 
     @staticmethod
     def _read(fd: int) -> bytes | None:
@@ -254,6 +291,39 @@ class Evaluator:
             return os.read(fd, 65536)
         except BlockingIOError:
             return None
+
+    def _evaluate_fast(self, chunk: bytes) -> bool:
+        """Answer a chunk that is exactly one in-budget evaluation request; return False for anything else.
+
+        This is ``_evaluate`` without its general checks, for the message sent
+        once per evaluation; every other message takes the general path.
+        """
+        case, instance = self._case, self._instance
+        if (
+            case is None
+            or instance is None
+            or self._buffer
+            or chunk[:2] != b"E "
+            or chunk.find(b"\n") != len(chunk) - 1
+            or len(case.values) >= self.budget
+        ):
+            return False
+        try:
+            point = tuple(map(float, chunk[2:].split()))
+        except ValueError:
+            return False
+        objective = instance.objective
+        if len(point) != objective.dimension:
+            return False
+        value, gradient = objective.value_and_gradient(point)
+        case.points.append(point)
+        case.values.append(value)
+        self._reply("V " + " ".join(map(repr, (value, *gradient))))
+        return True
+
+    def _take_requests(self, chunk: bytes) -> None:
+        self._buffer += chunk
+        self._handle_messages()
 
     def _handle_messages(self) -> None:
         while True:
@@ -283,7 +353,7 @@ class Evaluator:
             self._reply("X no case is running")  # A thread left over from a finished case.
             return
         try:
-            point = tuple(float(v) for v in payload.split())
+            point = tuple(map(float, payload.split()))
         except ValueError:
             raise _RunEnded(
                 Verdict.INVALID_RESULT, "the runner sent a malformed evaluation request"
@@ -384,7 +454,7 @@ class Evaluator:
                 f"the run printed more than {self.limits.output} bytes; print less, or only at the end",
             )
 
-    def _runner_exited(self, process: sandbox.RunnerProcess) -> None:
+    def _runner_exited(self, process: RunnerLike) -> None:
         """Turn the runner's end before its last report into a verdict."""
         if self._phase == "startup":
             process.wait(EXIT_GRACE_SECONDS)
@@ -427,7 +497,7 @@ class Evaluator:
             return f"importing the file took longer than {self.limits.wall_time:g} s"
         return f"solution ran longer than {self.limits.wall_time:g} s on case {self._next_case}"
 
-    def _finish(self, process: sandbox.RunnerProcess, started: float) -> None:
+    def _finish(self, process: RunnerLike, started: float) -> None:
         if self.record.failure is None:
             process.wait(EXIT_GRACE_SECONDS)  # After "Q" the runner exits by itself.
             try:

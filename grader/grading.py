@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader.evaluator import CaseRecord, Evaluator
+from grader.evaluator import CaseRecord, Evaluator, Launcher
 from grader.results import CaseOutcome, score_cases
 from grader.sandbox import Limits, SandboxMode
 from grader.scoring import CaseScore
@@ -61,11 +61,13 @@ def grade(
     visible_cases: int = 1,
     work_root: Path | None = None,
     seeds: list[int | None] | None = None,
+    launcher: Launcher | None = None,
 ) -> GradeResult:
     """Run ``code`` on every case of ``lab`` and score it.
 
     ``seeds`` names the hidden cases' seeds, None for a public case; by
-    default every case is public. Output is kept from the first
+    default every case is public. ``launcher`` starts the runner in a warm
+    sandbox (``warm_pool.Zygote``); by default each run gets a cold one. Output is kept from the first
     ``visible_cases`` cases only.
 
     Raises
@@ -82,6 +84,7 @@ def grade(
         slot=slot,
         visible_cases=visible_cases,
         work_root=work_root,
+        launcher=launcher,
     )
     record = evaluator.run()
     result = GradeResult(

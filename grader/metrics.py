@@ -19,7 +19,7 @@ logger = logging.getLogger(__name__)
 
 SANDBOX_STARTS = Counter(
     "gradedescent_sandbox_starts",
-    "Sandboxed runner processes started; each graded attempt starts one.",
+    "Sandboxes started: one per cold graded attempt, and one per warm sandbox (re)start.",
 )
 GRADED = Counter(
     "gradedescent_graded",

@@ -57,33 +57,39 @@ class Channel:
             written = os.write(self._request_fd, data)
             data = data[written:]
 
-    def receive(self) -> list[str]:
+    def receive(self) -> list[bytes]:
         line = self._replies.readline()
         if not line:
             raise SystemExit(0)  # The evaluator closed the pipe: grading is over.
-        return line.decode("ascii").split()
+        return line.split()
 
     def report(self, **fields: Any) -> None:
         self.send("R " + json.dumps(fields, separators=(",", ":")))
 
     def evaluate(self, point: list[float]) -> tuple[float, list[float]]:
+        request = ("E " + " ".join(map(repr, point)) + "\n").encode("ascii")
         with self._lock:
-            self.send("E " + " ".join(map(repr, point)))
+            os.write(self._request_fd, request)  # A pipe write this short is atomic and whole.
             reply = self.receive()
-        if reply[0] == "B":
+        if reply[0] == b"V":
+            values = list(map(float, reply[1:]))
+            return values[0], values[1:]
+        if reply[0] == b"B":
             self.budget_spent = True
             raise BudgetExhausted(
-                f"the evaluation budget of {reply[1]} calls of func is spent; "
+                f"the evaluation budget of {reply[1].decode()} calls of func is spent; "
                 "return your best point instead of calling func again"
             )
-        if reply[0] != "V":
-            raise RuntimeError(f"func failed: {' '.join(reply[1:])}")
-        values = [float(v) for v in reply[1:]]
-        return values[0], values[1:]
+        raise RuntimeError(f"func failed: {b' '.join(reply[1:]).decode('ascii', 'replace')}")
 
 
 def _point_from_argument(p: Any, dimension: int) -> list[float]:
     """Turn what the student passed to ``func`` into ``dimension`` floats."""
+    kind = type(p)
+    if kind is float and dimension == 1:
+        return [p]
+    if (kind is list or kind is tuple) and len(p) == dimension and all(type(v) is float for v in p):
+        return list(p)  # The common case, checked exactly and first because func runs once per evaluation.
     if hasattr(p, "tolist") and not isinstance(p, (list, tuple)):
         p = p.tolist()  # NumPy arrays and scalars
     items = list(_flatten(p)) if isinstance(p, (list, tuple)) else [p]
@@ -273,7 +279,7 @@ def main(argv: list[str]) -> None:
 
     while True:
         command = channel.receive()
-        if command[0] != "C":
+        if command[0] != b"C":
             return
         dimension = int(command[1])
         start = [float(v) for v in command[2 : 2 + dimension]]

@@ -57,26 +57,23 @@ import shutil
 import signal
 import subprocess
 import sys
-import sysconfig
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
+from grader import bwrap
 from grader.errors import SandboxError
 
 logger = logging.getLogger(__name__)
 
 RUNNER_SOURCE = Path(__file__).with_name("runner.py")
-SANDBOX_DIR = "/sandbox"
-WORK_DIR = "/tmp"
-PRIVATE_PACKAGES = ("server", "grader", "reference")
-"""Packages of this project that must stay hidden if installed into site-packages."""
-
 ENVIRONMENT = {
     "PATH": "/usr/bin:/bin",
     "LANG": "C.UTF-8",
-    "HOME": WORK_DIR,
-    "TMPDIR": WORK_DIR,
+    "HOME": bwrap.WORK_DIR,
+    "TMPDIR": bwrap.WORK_DIR,
     "OMP_NUM_THREADS": "1",
     "OPENBLAS_NUM_THREADS": "1",
     "MKL_NUM_THREADS": "1",
@@ -168,131 +165,23 @@ def build_command(
         runner = [str(run_dir / "runner.py"), str(run_dir / "solution.py")]
         return prlimit + python + runner + [str(request_fd), str(reply_fd)]
 
-    runner = [f"{SANDBOX_DIR}/runner.py", f"{SANDBOX_DIR}/solution.py"]
+    runner = [f"{bwrap.SANDBOX_DIR}/runner.py", f"{bwrap.SANDBOX_DIR}/solution.py"]
+    files = [run_dir / "runner.py", run_dir / "solution.py"]
     return (
         prlimit
-        + _bwrap_arguments(run_dir, limits, info_fd)
-        + _privilege_drop(slot)
+        + bwrap.sandbox_arguments(files, limits.disk, info_fd)
+        + bwrap.privilege_drop(slot)
         + python
         + runner
         + [str(request_fd), str(reply_fd)]
     )
 
 
-def _bwrap_arguments(run_dir: Path, limits: Limits, info_fd: int | None = None) -> list[str]:
-    arguments = [
-        "bwrap",
-        "--die-with-parent",
-        "--new-session",
-        "--unshare-pid",
-        "--unshare-net",
-        "--unshare-ipc",
-        "--unshare-uts",
-        "--unshare-cgroup-try",
-        "--hostname",
-        "sandbox",
-        "--proc",
-        "/proc",
-        "--dev",
-        "/dev",
-    ]
-    for top in ("/bin", "/lib", "/lib32", "/lib64", "/sbin"):
-        if os.path.islink(top):
-            arguments += ["--symlink", os.readlink(top), top]
-        elif os.path.isdir(top):
-            arguments += ["--ro-bind", top, top]
-    arguments += ["--ro-bind", "/usr", "/usr", "--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache"]
-
-    created: set[str] = {"/", "/usr", "/tmp", "/proc", "/dev"}
-    for path in _python_paths():
-        arguments += _parent_directories(path, created)
-        arguments += ["--ro-bind", path, path]
-        created.add(path)
-    for hidden in _private_package_paths():
-        arguments += ["--tmpfs", hidden]
-
-    arguments += ["--perms", "0755", "--dir", SANDBOX_DIR]
-    arguments += ["--ro-bind", str(run_dir / "runner.py"), f"{SANDBOX_DIR}/runner.py"]
-    arguments += ["--ro-bind", str(run_dir / "solution.py"), f"{SANDBOX_DIR}/solution.py"]
-    arguments += ["--size", str(limits.disk), "--perms", "01777", "--tmpfs", WORK_DIR]
-    # Without these, a user-namespace sandbox owns its root and /dev, both tmpfs without a size cap.
-    # They must follow every mount above, which they would make fail.
-    arguments += ["--remount-ro", "/", "--remount-ro", "/dev"]
-    arguments += ["--chdir", WORK_DIR]
-    if info_fd is not None:
-        arguments += ["--info-fd", str(info_fd)]
-    if os.geteuid() != 0:
-        arguments += ["--unshare-user", "--uid", "65534", "--gid", "65534"]
-    else:
-        # Only setpriv may keep these, and it drops them with the bounding set.
-        arguments += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--cap-add", "CAP_SETPCAP"]
-    return arguments + ["--"]
-
-
-def _privilege_drop(slot: int) -> list[str]:
-    if os.geteuid() != 0:
-        return []
-    uid = SANDBOX_UID_BASE + slot
-    return [
-        "setpriv",
-        f"--reuid={uid}",
-        f"--regid={uid}",
-        "--clear-groups",
-        "--inh-caps=-all",
-        "--bounding-set=-all",
-        "--no-new-privs",
-        "--",
-    ]
-
-
-SANDBOX_UID_BASE = 61000
-"""Worker slot ``n`` runs student code as uid ``SANDBOX_UID_BASE + n``, which no account uses."""
-
 INFO_TIMEOUT_SECONDS = 10.0
 """How long ``start`` waits for bwrap to report the pid of the sandbox's init."""
 
 KILL_TIMEOUT_SECONDS = 10.0
 """How long ``RunnerProcess.kill`` waits for the sandbox's processes to be gone after SIGKILL."""
-
-
-def _python_paths() -> list[str]:
-    """Return the directories the interpreter and its packages live in, outermost first."""
-    paths = {os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix)}
-    for key in ("stdlib", "platstdlib", "purelib", "platlib"):
-        paths.add(os.path.realpath(sysconfig.get_path(key)))
-    paths.add(os.path.dirname(os.path.realpath(sys.executable)))
-    if sys.prefix != sys.base_prefix:
-        paths.add(sys.prefix)  # The venv's own path, which pyvenv.cfg is found by.
-    ordered = sorted(paths, key=lambda p: (p.count("/"), p))
-    kept: list[str] = []
-    for path in ordered:
-        if not path.startswith("/usr/") and not any(path.startswith(k + "/") for k in kept):
-            kept.append(path)
-    return kept
-
-
-def _parent_directories(path: str, created: set[str]) -> list[str]:
-    """Create the parents of a bind target with mode 0755 (bwrap would use 0700)."""
-    arguments = []
-    parent = os.path.dirname(path)
-    missing = []
-    while parent not in created and parent != "/":
-        missing.append(parent)
-        parent = os.path.dirname(parent)
-    for directory in reversed(missing):
-        arguments += ["--perms", "0755", "--dir", directory]
-        created.add(directory)
-    return arguments
-
-
-def _private_package_paths() -> list[str]:
-    paths = []
-    for key in ("purelib", "platlib"):
-        site = Path(sysconfig.get_path(key))
-        for name in PRIVATE_PACKAGES:
-            if (site / name).is_dir():
-                paths.append(str(site / name))
-    return sorted(set(paths))
 
 
 def prepare_run_dir(run_dir: Path, code: str) -> None:
@@ -472,16 +361,18 @@ def runner_environment() -> dict[str, str]:
     return environment
 
 
-def _spawn(command: list[str], run_dir: Path, pass_fds: tuple[int, ...]) -> subprocess.Popen[bytes]:
+def _spawn(
+    command: list[str], cwd: Path, pass_fds: tuple[int, ...], output: int | IO[bytes] = subprocess.PIPE
+) -> subprocess.Popen[bytes]:
     try:
         return subprocess.Popen(
             command,
             stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            stdout=output,
+            stderr=output,
             pass_fds=pass_fds,
             env=runner_environment(),
-            cwd=run_dir,
+            cwd=cwd,
             start_new_session=True,
         )
     except OSError as error:
@@ -499,13 +390,61 @@ def start(
         If the sandbox cannot be started.
     """
     if mode is SandboxMode.NONE:
-        command = build_command(mode, run_dir, limits, slot, request_fd, reply_fd)
-        return RunnerProcess(_spawn(command, run_dir, (request_fd, reply_fd)), mode)
+        plain = build_command(mode, run_dir, limits, slot, request_fd, reply_fd)
+        return RunnerProcess(_spawn(plain, run_dir, (request_fd, reply_fd)), mode)
 
+    def sandboxed(info_fd: int) -> list[str]:
+        return build_command(mode, run_dir, limits, slot, request_fd, reply_fd, info_fd)
+
+    return _start_bwrap(sandboxed, run_dir, (request_fd, reply_fd), subprocess.PIPE)
+
+
+ZYGOTE_OPEN_FILES = 256
+"""RLIMIT_NOFILE of a zygote: room to move a run's descriptors above 100 before it lowers the limit."""
+
+
+def zygote_command(files_dir: Path, limits: Limits, slot: int, control_fd: int, info_fd: int) -> list[str]:
+    """Return the argv of a warm sandbox running ``zygote.py`` (see ``grader.warm_pool``).
+
+    The limits here bound the zygote; each forked run lowers its own to ``limits``.
+    """
+    prlimit = [
+        "prlimit",
+        f"--as={limits.memory}",
+        f"--fsize={limits.file_size}",
+        f"--nofile={ZYGOTE_OPEN_FILES}",
+        # The zygote shares its uid with the run it forks, so it counts against the run's limit.
+        f"--nproc={limits.processes + 1}",
+        "--core=0",
+        "--",
+    ]
+    files = [files_dir / "runner.py", files_dir / "zygote.py"]
+    zygote = [sys.executable, "-I", "-B", f"{bwrap.SANDBOX_DIR}/zygote.py", str(control_fd)]
+    return (
+        prlimit + bwrap.sandbox_arguments(files, limits.disk, info_fd) + bwrap.privilege_drop(slot) + zygote
+    )
+
+
+def start_zygote(
+    files_dir: Path, limits: Limits, slot: int, control_fd: int, log: IO[bytes]
+) -> RunnerProcess:
+    """Start a warm sandbox whose output goes to ``log``; kill it with ``RunnerProcess.kill``."""
+
+    def command(info_fd: int) -> list[str]:
+        return zygote_command(files_dir, limits, slot, control_fd, info_fd)
+
+    return _start_bwrap(command, files_dir, (control_fd,), log)
+
+
+def _start_bwrap(
+    command: Callable[[int], list[str]], cwd: Path, pass_fds: tuple[int, ...], output: int | IO[bytes]
+) -> RunnerProcess:
+    """Spawn ``command(info_fd)`` and open a pidfd on the sandbox's init from bwrap's report."""
     info_read, info_write = os.pipe()
     try:
-        command = build_command(mode, run_dir, limits, slot, request_fd, reply_fd, info_write)
-        process = RunnerProcess(_spawn(command, run_dir, (request_fd, reply_fd, info_write)), mode)
+        process = RunnerProcess(
+            _spawn(command(info_write), cwd, (*pass_fds, info_write), output), SandboxMode.BWRAP
+        )
     except SandboxError:
         os.close(info_read)
         raise

@@ -17,7 +17,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from grader import metrics, queue
 from grader.claims import event, grade_claim, log_expired
+from grader.errors import SandboxError
 from grader.sandbox import Limits, SandboxMode
+from grader.warm_pool import Zygote, warm_available
 
 logger = logging.getLogger(__name__)
 
@@ -34,8 +36,15 @@ class WorkerPool:
         runs_dir: Path,
         lease_seconds: float = 30.0,
         poll_seconds: float = 0.2,
+        warm: bool = True,
     ) -> None:
         self.factory = factory
+        # One warm sandbox per slot, used only by that slot's thread.
+        self.zygotes: dict[int, Zygote] = (
+            {slot: Zygote(slot, limits, runs_dir / f"warm-{slot}") for slot in range(size)}
+            if warm and warm_available(mode)
+            else {}
+        )
         self.size = size
         self.limits = limits
         self.mode = mode
@@ -92,9 +101,23 @@ class WorkerPool:
                     claim.submission_id,
                     extra=event(claim.submission_id, "requeued"),
                 )
+        # A warm sandbox still serving a run is left to die with this process (bwrap's
+        # --die-with-parent), so that run is not reported as the sandbox's failure.
+        busy = {slot for slot, thread in enumerate(self._threads) if thread.is_alive()}
+        for slot, zygote in self.zygotes.items():
+            if slot not in busy:
+                zygote.stop()
         logger.info("worker pool stopped")
 
     def _work(self, slot: int) -> None:
+        zygote = self.zygotes.get(slot)
+        if zygote is not None:
+            try:
+                zygote.ensure_started()  # Before the first claim, so no submission waits for it.
+            except SandboxError as error:
+                logger.error(
+                    "worker %d: warm sandbox failed to start, runs start cold until it does: %s", slot, error
+                )
         while not self._stopping.is_set():
             try:
                 claim = queue.claim_next(self.factory, self.lease_seconds)
@@ -109,7 +132,9 @@ class WorkerPool:
             with self._held_lock:
                 self._held[slot] = claim
             try:
-                grade_claim(self.factory, claim, self.limits, self.mode, self.runs_dir, slot)
+                grade_claim(
+                    self.factory, claim, self.limits, self.mode, self.runs_dir, slot, self.zygotes.get(slot)
+                )
             except Exception:
                 # Storing the outcome failed, for example because the database is down. The lease
                 # expires and the watchdog requeues the submission, so the thread goes on.

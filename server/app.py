@@ -130,6 +130,7 @@ def _start_pool(settings: Settings, app: FastAPI) -> WorkerPool | None:
         runs_dir=settings.runs_dir,
         lease_seconds=settings.lease_seconds,
         poll_seconds=settings.poll_seconds,
+        warm=settings.warm_pool,
     )
     pool.start()
     return pool

@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     )
     workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=0, description="Grading threads.")
     time_limit: float = Field(10.0, gt=0, le=600, description="Wall-clock seconds per case.")
+    warm_pool: bool = Field(
+        True,
+        description="Fork runs from a warm sandbox with NumPy and torch imported (bwrap mode only); false starts each run cold.",
+    )
     lease_seconds: float = Field(
         30.0,
         gt=0,

@@ -27,10 +27,11 @@ from pathlib import Path
 
 import pytest
 
-from grader import sandbox
+from grader import bwrap, sandbox
+from grader.bwrap import SANDBOX_UID_BASE
 from grader.errors import SandboxError
 from grader.grading import GradeResult
-from grader.sandbox import ENVIRONMENT, PASSED_ENVIRONMENT, SANDBOX_UID_BASE, SandboxMode
+from grader.sandbox import ENVIRONMENT, PASSED_ENVIRONMENT, SandboxMode
 from grader.verdicts import Verdict
 from reference.families import hidden_instance
 from reference.labs import get_lab
@@ -937,13 +938,13 @@ def test_pid_namespace(grade_code: Grader, host: Host):
 
 
 def test_bwrap_failure(grade_code: Grader, host: Host, monkeypatch: pytest.MonkeyPatch):
-    original = sandbox._bwrap_arguments
+    original = bwrap.sandbox_arguments
 
     def bad_bind(*args: object, **kwargs: object) -> list[str]:
         arguments = original(*args, **kwargs)  # type: ignore[arg-type]
         return arguments[:-1] + ["--ro-bind", "/nonexistent/gradedescent-bind-source", "/missing", "--"]
 
-    monkeypatch.setattr(sandbox, "_bwrap_arguments", bad_bind)
+    monkeypatch.setattr(bwrap, "sandbox_arguments", bad_bind)
     with pytest.raises(SandboxError, match="the sandbox failed before the runner started"):
         grade_code("lab1", ORDINARY)
     monkeypatch.undo()

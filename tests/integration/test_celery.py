@@ -168,7 +168,8 @@ def test_api_and_worker_grade_once(tmp_path: Path, database_url: str, broker_url
     assert "no local pool" in server.log()
 
     assert worker_metrics[("gradedescent_graded_total", (("verdict", "accepted"),))] == 4
-    assert worker_metrics[("gradedescent_sandbox_starts_total", ())] == 4
+    # Each pool process forks its runs from one warm sandbox, started on its first task.
+    assert 1 <= worker_metrics[("gradedescent_sandbox_starts_total", ())] <= 4
     assert worker_metrics[("gradedescent_grading_latency_seconds_count", ())] == 4
     assert worker_metrics[("gradedescent_run_wall_seconds_count", ())] == 4
     assert api_metrics[("gradedescent_queue_depth", ())] == 0

@@ -48,8 +48,10 @@ def test_metrics_count_grade(live_server: LiveServer):
 
     assert after[accepted] == before.get(accepted, 0) + 1
     assert after[stored] == before.get(stored, 0) + 1
+    # The server forks runs from its warm sandboxes, which started with it: one per worker.
     starts = ("gradedescent_sandbox_starts_total", ())
-    assert after[starts] == before[starts] + 1
+    assert after[starts] == before[starts]
+    assert after[starts] >= 1
     latency = ("gradedescent_grading_latency_seconds_count", ())
     assert after[latency] == before[latency] + 1
     wall = ("gradedescent_run_wall_seconds_count", ())

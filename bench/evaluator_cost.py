@@ -1,0 +1,116 @@
+"""Print the evaluator's cost per evaluation as a ratio to a bare pipe round trip.
+
+Both figures are taken from inside a child process in the same run: the
+time per call of ``func`` in a real graded run (runner stub, pipe, trusted
+evaluator with its bookkeeping, pipe back), and the time per round trip of
+the same line-based messages bounced off a parent that does nothing else.
+Target: at most 1.5.
+
+    .venv/bin/python bench/evaluator_cost.py [--calls 1000] [--repeat 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+from pathlib import Path
+
+REPOSITORY = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPOSITORY))
+
+from grader.grading import grade  # noqa: E402
+from grader.sandbox import Limits, SandboxMode  # noqa: E402
+from reference.labs import get_lab  # noqa: E402
+
+TIMED_SOLUTION = """
+import time
+
+def solution(func, start_point):
+    point = list(start_point)
+    started = time.perf_counter()
+    for _ in range({calls}):
+        func(point)
+    print("per_call", (time.perf_counter() - started) / {calls})
+    return point
+"""
+
+BARE_CHILD = """
+import os, sys, time
+request_fd, reply_fd, calls = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+replies = os.fdopen(reply_fd, "rb", buffering=65536)
+started = time.perf_counter()
+for _ in range(calls):
+    os.write(request_fd, b"E 0.0 1.948\\n")
+    replies.readline().split()
+print((time.perf_counter() - started) / calls)
+"""
+
+
+def bare_round_trip(calls: int) -> float:
+    """Bounce ``calls`` protocol-sized lines off this process and return seconds per round trip."""
+    request_read, request_write = os.pipe()
+    reply_read, reply_write = os.pipe()
+    child = subprocess.Popen(
+        [sys.executable, "-c", BARE_CHILD, str(request_write), str(reply_read), str(calls)],
+        pass_fds=(request_write, reply_read),
+        stdout=subprocess.PIPE,
+    )
+    os.close(request_write)
+    os.close(reply_read)
+    requests = os.fdopen(request_read, "rb", buffering=65536)
+    for _ in range(calls):
+        requests.readline()
+        os.write(reply_write, b"V 2.41 0.0 -0.00118\n")
+    output, _ = child.communicate()
+    os.close(reply_write)
+    requests.close()
+    return float(output)
+
+
+def evaluator_round_trip(calls: int, mode: SandboxMode) -> float:
+    lab = get_lab("lab3")
+    with tempfile.TemporaryDirectory() as work_root:
+        result = grade(
+            textwrap.dedent(TIMED_SOLUTION.format(calls=calls)),
+            lab,
+            [lab.public],
+            Limits(),
+            mode,
+            work_root=Path(work_root),
+        )
+    match = re.search(r"per_call (\S+)", result.stdout)
+    if match is None:
+        raise RuntimeError(f"the timed run failed: {result.verdict.value} {result.detail}")
+    return float(match.group(1))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--calls", type=int, default=1000, help="evaluations per sample (at most the budget, 1000)"
+    )
+    parser.add_argument("--repeat", type=int, default=5, help="samples of each kind, interleaved")
+    parser.add_argument("--sandbox", choices=[m.value for m in SandboxMode], default="bwrap")
+    arguments = parser.parse_args()
+
+    bare, real = [], []
+    for _ in range(arguments.repeat):
+        bare.append(bare_round_trip(arguments.calls))
+        real.append(evaluator_round_trip(arguments.calls, SandboxMode(arguments.sandbox)))
+    bare_median = statistics.median(bare)
+    real_median = statistics.median(real)
+    print(f"bare pipe round trip:       {bare_median * 1e6:8.1f} us (median of {arguments.repeat})")
+    print(f"evaluated call of func:     {real_median * 1e6:8.1f} us (median of {arguments.repeat})")
+    print(f"ratio evaluator / bare:     {real_median / bare_median:8.2f}   (target <= 1.5)")
+
+
+if __name__ == "__main__":
+    main()

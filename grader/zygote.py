@@ -1,0 +1,294 @@
+"""A fork server inside the sandbox: import NumPy and torch once, fork one process per run.
+
+This file runs inside a bubblewrap sandbox started by ``grader.warm_pool``,
+beside ``runner.py`` and with nothing else of the grader, so it imports only
+the standard library, the runner, NumPy and torch.
+
+Usage::
+
+    python -I -B zygote.py CONTROL_FD
+
+Theory of operation
+-------------------
+The zygote pays the cost of ``import torch`` (about 2 s and 220 MB) once and
+then waits on CONTROL_FD, a Unix SEQPACKET socket to the trusted side. For
+each run the trusted side sends a JSON request with the student's code and
+the run's limits, and four file descriptors (SCM_RIGHTS): the runner's
+request and reply pipes and its stdout and stderr. The zygote forks; the
+child leaves the zygote's session, lowers its resource limits, moves to an
+empty working directory, takes the four descriptors as its own, reseeds the
+random generators and calls ``runner.main`` on the code: a fresh copy of the
+zygote's memory, so no state of an earlier run exists in it.
+
+When the child exits, or the trusted side asks for a kill, the zygote kills
+every other process in the sandbox's PID namespace (all of them belong to the
+run: the zygote is PID 2, under bwrap's init), reaps them, empties the
+writable directories and removes System V IPC objects, and only then reports
+the exit status and resource usage. The next run therefore starts with no
+process, file or IPC object of the previous one.
+
+The zygote is not dumpable, so a run, though it has the same uid, can neither
+ptrace it nor read its memory. A run can still signal it; if the zygote dies
+or stops answering, the trusted side kills the whole sandbox, counts an
+internal error and grades the submission again in a cold sandbox.
+
+Messages, zygote to trusted side: ``{"event": "ready"}`` once imports are
+done, ``{"event": "started", "pid": N}`` and ``{"event": "exited", "status":
+S, "cpu_seconds": T, "max_rss_bytes": M}`` for each run, ``{"event":
+"error", "message": "..."}`` if a request cannot be served.
+"""
+
+from __future__ import annotations
+
+import array
+import ctypes
+import fcntl
+import json
+import os
+import random
+import resource
+import selectors
+import shutil
+import signal
+import socket
+import sys
+import time
+from typing import Any
+
+WORK_DIR = "/tmp"
+RUN_DIR = "/tmp/run"
+MAX_REQUEST_BYTES = 256 * 1024
+RUN_FDS = 4
+PR_SET_DUMPABLE = 4
+IPC_RMID = 0
+
+
+def _preimport() -> None:
+    """Import what runs need and take optimiser steps, which load torch's lazy modules.
+
+    Without the steps, a run's first ``torch.optim`` optimiser costs about
+    0.9 s of CPU (torch 2.13, importing ``torch._dynamo``), which every
+    forked run would repeat.
+    """
+    import numpy  # noqa: F401
+    import runner  # noqa: F401
+    import torch
+    import torch.optim
+
+    for dtype in (torch.float32, torch.float64):
+        point = torch.tensor([0.5, 1.0], dtype=dtype, requires_grad=True)
+        optimizers = (
+            torch.optim.SGD([point], lr=0.1, momentum=0.9, nesterov=True),
+            torch.optim.Adam([point], lr=0.1),
+        )
+        for optimizer in optimizers:
+            optimizer.zero_grad()
+            (point * point).sum().backward()
+            optimizer.step()
+
+
+def _receive(control: socket.socket) -> tuple[dict[str, Any] | None, list[int]]:
+    """Read one request with its descriptors; None at end of file."""
+    fds = array.array("i")
+    data, ancillary, _, _ = control.recvmsg(MAX_REQUEST_BYTES, socket.CMSG_SPACE(RUN_FDS * fds.itemsize))
+    for level, kind, payload in ancillary:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            fds.frombytes(payload[: len(payload) - (len(payload) % fds.itemsize)])
+    if not data:
+        return None, list(fds)
+    return json.loads(data), list(fds)
+
+
+def _send(control: socket.socket, **message: Any) -> None:
+    control.send(json.dumps(message).encode())
+
+
+def _set_limits(limits: dict[str, list[int]]) -> None:
+    """Lower the run's rlimits to ``{"RLIMIT_...": [soft, hard]}``."""
+    for name, (soft, hard) in limits.items():
+        resource.setrlimit(getattr(resource, name), (soft, hard))
+
+
+def _become_run(request: dict[str, Any], fds: list[int], control: socket.socket) -> None:
+    """Turn the forked child into the run's runner; never returns."""
+    try:
+        control.close()
+        for number in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD, signal.SIGPIPE):
+            signal.signal(number, signal.SIG_DFL)
+        os.setsid()
+        # Copy the descriptors above the targets first, so that no dup2 overwrites a source.
+        null = os.open("/dev/null", os.O_RDONLY)
+        request_fd, reply_fd, stdout_fd, stderr_fd = (fcntl.fcntl(fd, fcntl.F_DUPFD, 100) for fd in fds)
+        sources = (fcntl.fcntl(null, fcntl.F_DUPFD, 100), stdout_fd, stderr_fd, request_fd, reply_fd)
+        for target, source in enumerate(sources):
+            os.dup2(source, target)
+        os.closerange(5, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+
+        os.makedirs(RUN_DIR, mode=0o700, exist_ok=True)
+        solution = os.path.join(RUN_DIR, "solution.py")
+        with open(solution, "w", encoding="utf-8") as file:
+            file.write(request["code"])
+        os.chdir(RUN_DIR)
+        os.environ.clear()
+        os.environ.update(request["environment"])
+        _set_limits(request["limits"])
+        _reseed()
+
+        import runner
+
+        runner.main(["runner.py", solution, "3", "4"])
+        code = 0
+    except SystemExit as exit_request:
+        code = exit_request.code if isinstance(exit_request.code, int) else 1
+    except BaseException:
+        code = 1
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    finally:
+        os._exit(code)
+
+
+def _reseed() -> None:
+    """Give each run fresh random state, as a separately started interpreter would have."""
+    random.seed()
+    numpy = sys.modules.get("numpy")
+    if numpy is not None:
+        numpy.random.seed(int.from_bytes(os.urandom(4), "little"))
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.seed()
+
+
+def _kill_everything_else() -> None:
+    """SIGKILL every process of the namespace but bwrap's init and the zygote, until none is left."""
+    keep = {1, os.getpid()}
+    for _ in range(1000):
+        others = [int(name) for name in os.listdir("/proc") if name.isdigit() and int(name) not in keep]
+        if not others:
+            return
+        for pid in others:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        _reap_all()
+        time.sleep(0.001)
+
+
+def _reap_all() -> None:
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def _remove_ipc_objects() -> None:
+    """Remove System V shared memory, semaphores and message queues a run created."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    for table, remove in (("shm", libc.shmctl), ("sem", libc.semctl), ("msg", libc.msgctl)):
+        try:
+            with open(f"/proc/sysvipc/{table}", encoding="ascii") as listing:
+                rows = listing.read().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            fields = row.split()
+            identifier = int(fields[1])
+            if table == "sem":
+                remove(identifier, 0, IPC_RMID)
+            else:
+                remove(identifier, IPC_RMID, None)
+
+
+def _clean_writable_directories() -> None:
+    for directory in (WORK_DIR, "/dev/shm"):
+        try:
+            entries = os.listdir(directory)
+        except OSError:
+            continue
+        for name in entries:
+            path = os.path.join(directory, name)
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                try:
+                    os.unlink(path)
+                except OSError:
+                    pass
+
+
+def _serve_run(control: socket.socket, request: dict[str, Any], fds: list[int]) -> None:
+    pid = os.fork()
+    if pid == 0:
+        _become_run(request, fds, control)
+    for fd in fds:
+        os.close(fd)
+    _send(control, event="started", pid=pid)
+
+    status, usage = _wait_or_kill(control, pid)
+    _kill_everything_else()
+    _remove_ipc_objects()
+    _clean_writable_directories()
+    _send(
+        control,
+        event="exited",
+        status=status,
+        cpu_seconds=usage.ru_utime + usage.ru_stime,
+        max_rss_bytes=usage.ru_maxrss * 1024,
+    )
+
+
+def _wait_or_kill(control: socket.socket, pid: int) -> tuple[int, resource.struct_rusage]:
+    """Wait for the run's main process, killing it if the trusted side asks."""
+    pidfd = os.pidfd_open(pid)
+    selector = selectors.DefaultSelector()
+    selector.register(pidfd, selectors.EVENT_READ, "exit")
+    selector.register(control, selectors.EVENT_READ, "control")
+    try:
+        while True:
+            for key, _ in selector.select():
+                if key.data == "exit":
+                    _, status, usage = os.wait4(pid, 0)
+                    return status, usage
+                request, extra = _receive(control)
+                for fd in extra:
+                    os.close(fd)
+                if request is None:
+                    os.kill(pid, signal.SIGKILL)
+                    raise SystemExit(0)  # The trusted side is gone.
+                if request.get("op") == "kill":
+                    os.kill(pid, signal.SIGKILL)
+    finally:
+        selector.close()
+        os.close(pidfd)
+
+
+def main(argv: list[str]) -> None:
+    if os.getpid() > 2:
+        # Killing "every other process" is only safe in the sandbox's own PID namespace.
+        sys.exit("zygote.py must run as PID 2 of its own PID namespace (bwrap --unshare-pid)")
+    control = socket.socket(fileno=int(argv[1]))
+    ctypes.CDLL(None).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    _preimport()
+    _send(control, event="ready")
+
+    while True:
+        request, fds = _receive(control)
+        if request is None:
+            return
+        if request.get("op") != "run" or len(fds) != RUN_FDS:
+            for fd in fds:
+                os.close(fd)
+            _send(control, event="error", message=f"expected a run request with {RUN_FDS} descriptors")
+            continue
+        _serve_run(control, request, fds)
+
+
+if __name__ == "__main__":
+    main(sys.argv)

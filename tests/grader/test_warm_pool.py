@@ -1,0 +1,299 @@
+"""Warm sandboxes: forked runs keep every guarantee of a cold sandbox.
+
+One zygote serves the whole module, as one serves a worker slot, so each test
+also checks that the runs before it left nothing behind.
+"""
+
+from __future__ import annotations
+
+import os
+import textwrap
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from grader.errors import SandboxError
+from grader.grading import GradeResult, grade
+from grader.sandbox import Limits, SandboxMode
+from grader.verdicts import Verdict
+from grader.warm_pool import Zygote
+from reference.labs import get_lab
+from tests.conftest import SANDBOX_MODE
+
+pytestmark = pytest.mark.skipif(
+    SANDBOX_MODE is SandboxMode.NONE, reason="warm sandboxes need bwrap's PID namespace"
+)
+
+SLOT = 1
+"""The test zygote's slot; cold runs of the other tests use slot 0, so their uids differ."""
+
+ORDINARY = """
+def solution(func, start_point):
+    func(start_point)
+    return start_point
+"""
+
+NESTEROV = """
+import torch
+
+def solution(func, start_point):
+    x = torch.tensor(start_point, dtype=torch.float64, requires_grad=True)
+    optimizer = torch.optim.SGD([x], lr=0.1, momentum=0.9, nesterov=True)
+    for _ in range(500):
+        optimizer.zero_grad()
+        func(x).backward()
+        optimizer.step()
+    return x.detach()
+"""
+
+
+@pytest.fixture(scope="module")
+def zygote(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Zygote]:
+    warm = Zygote(SLOT, Limits(), tmp_path_factory.mktemp("warm"))
+    warm.ensure_started()
+    yield warm
+    warm.stop()
+
+
+def run_warm(zygote: Zygote, code: str, lab_id: str = "lab3", **limits: object) -> GradeResult:
+    lab = get_lab(lab_id)
+    return grade(
+        textwrap.dedent(code),
+        lab,
+        [lab.public],
+        Limits(**limits),  # type: ignore[arg-type]
+        SandboxMode.BWRAP,
+        slot=SLOT,
+        launcher=zygote,
+    )
+
+
+def host_processes_with(marker: str) -> list[str]:
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if marker.encode() in cmdline and int(entry) != os.getpid():
+            found.append(entry)
+    return found
+
+
+def test_warm_run_scores_like_cold(zygote: Zygote, tmp_path: Path):
+    lab = get_lab("lab3")
+    cold = grade(
+        textwrap.dedent(NESTEROV), lab, [lab.public], Limits(), SandboxMode.BWRAP, work_root=tmp_path
+    )
+    warm = run_warm(zygote, NESTEROV)
+
+    assert warm.verdict is Verdict.ACCEPTED, warm.detail
+    assert warm.scores[0] == cold.scores[0]
+    assert warm.records[0].values == cold.records[0].values
+
+
+def test_warm_run_measures_cpu_time(zygote: Zygote):
+    result = run_warm(
+        zygote, "def solution(func, start_point):\n    sum(range(3_000_000))\n    return start_point\n"
+    )
+
+    assert result.verdict is Verdict.ACCEPTED
+    assert result.cpu_seconds > 0.01
+
+
+def test_module_state_does_not_carry_over(zygote: Zygote):
+    first = run_warm(
+        zygote,
+        """
+        import builtins, numpy, torch, sys
+        numpy.LEFT_BY_EARLIER_RUN = True
+        builtins.LEFT_BY_EARLIER_RUN = True
+        torch.manual_seed(1234)
+        sys.modules["left_by_earlier_run"] = sys
+
+        def solution(func, start_point):
+            return start_point
+        """,
+    )
+    second = run_warm(
+        zygote,
+        """
+        import builtins, numpy, sys
+
+        def solution(func, start_point):
+            print(hasattr(numpy, "LEFT_BY_EARLIER_RUN"), hasattr(builtins, "LEFT_BY_EARLIER_RUN"))
+            print("left_by_earlier_run" in sys.modules)
+            return start_point
+        """,
+    )
+
+    assert first.verdict is Verdict.ACCEPTED, first.detail
+    assert second.stdout == "False False\nFalse\n"
+
+
+def test_files_and_ipc_do_not_carry_over(zygote: Zygote):
+    first = run_warm(
+        zygote,
+        """
+        import ctypes, os
+        open("/tmp/left_by_earlier_run", "w").write("x")
+        open("left_in_cwd", "w").write("x")
+        try:
+            open("/dev/shm/left_by_earlier_run", "w").write("x")
+        except OSError:
+            pass  # /dev is read-only in the sandbox; if that changes, the cleanup must cover it.
+        libc = ctypes.CDLL(None)
+        print(libc.shmget(0x6764, 4096, 0o1666))  # IPC_CREAT | 0666
+
+        def solution(func, start_point):
+            return start_point
+        """,
+    )
+    second = run_warm(
+        zygote,
+        """
+        import os
+
+        def solution(func, start_point):
+            print(sorted(os.listdir("/tmp")), sorted(os.listdir(".")), os.listdir("/dev/shm"))
+            print(open("/proc/sysvipc/shm").read().count("\\n"))
+            return start_point
+        """,
+    )
+
+    assert first.verdict is Verdict.ACCEPTED, first.detail
+    assert int(first.stdout) >= 0
+    assert second.stdout == "['run'] ['solution.py'] []\n1\n"
+
+
+def test_detached_child_is_killed(zygote: Zygote):
+    marker = f"gdwarm{uuid.uuid4().hex}"
+    result = run_warm(
+        zygote,
+        f"""
+        import os, subprocess, sys
+
+        def solution(func, start_point):
+            if os.fork() == 0:
+                os.setsid()
+                if os.fork() == 0:
+                    os.execv(sys.executable, [sys.executable, "-c", "import time\\nwhile True: time.sleep(1)", "{marker}"])
+                os._exit(0)
+            return start_point
+        """,
+    )
+
+    assert result.verdict is Verdict.ACCEPTED, result.detail
+    assert host_processes_with(marker) == []
+    assert run_warm(zygote, ORDINARY).verdict is Verdict.ACCEPTED
+
+
+def test_sleep_past_limit_is_time_limit(zygote: Zygote):
+    starts = zygote.starts
+    result = run_warm(
+        zygote, "import time\ndef solution(func, start_point):\n    time.sleep(60)\n", wall_time=1
+    )
+
+    assert result.verdict is Verdict.TIME_LIMIT
+    assert run_warm(zygote, ORDINARY).verdict is Verdict.ACCEPTED
+    assert zygote.starts == starts
+
+
+def test_fork_bomb_is_contained(zygote: Zygote):
+    result = run_warm(
+        zygote,
+        """
+        import os
+
+        def solution(func, start_point):
+            while True:
+                os.fork()
+        """,
+        wall_time=3,
+        processes=16,
+    )
+
+    assert result.verdict in (Verdict.PROCESS_LIMIT, Verdict.TIME_LIMIT)
+    assert run_warm(zygote, ORDINARY).verdict is Verdict.ACCEPTED
+
+
+def test_memory_bomb_is_memory_limit(zygote: Zygote):
+    result = run_warm(zygote, "def solution(func, start_point):\n    return [0] * 10**10\n")
+
+    assert result.verdict is Verdict.MEMORY_LIMIT
+    assert run_warm(zygote, ORDINARY).verdict is Verdict.ACCEPTED
+
+
+def test_cpu_limit_is_time_limit(zygote: Zygote):
+    result = run_warm(zygote, "def solution(func, start_point):\n    while True:\n        pass\n", cpu_time=1)
+
+    assert result.verdict is Verdict.TIME_LIMIT
+
+
+def test_numpy_beside_solution_does_not_shadow(zygote: Zygote):
+    result = run_warm(
+        zygote,
+        """
+        open("numpy.py", "w").write("FAKE = True\\n")
+        import importlib, sys
+        sys.modules.pop("numpy", None)
+        import numpy
+
+        def solution(func, start_point):
+            print(hasattr(numpy, "FAKE"), hasattr(numpy, "ndarray"))
+            return start_point
+        """,
+    )
+
+    assert result.stdout == "False True\n"
+
+
+def test_zygote_is_not_traceable(zygote: Zygote):
+    result = run_warm(
+        zygote,
+        """
+        def solution(func, start_point):
+            for name in ("environ", "mem", "maps"):
+                try:
+                    open(f"/proc/2/{name}", "rb").read(1)
+                    print(name, "readable")
+                except OSError:
+                    print(name, "denied")
+            return start_point
+        """,
+    )
+
+    assert result.stdout == "environ denied\nmem denied\nmaps denied\n"
+
+
+def test_killed_zygote_is_internal_error_then_restarts(zygote: Zygote):
+    starts = zygote.starts
+    # The run dies with the zygote's namespace, so the service cannot tell whose fault it was.
+    with pytest.raises(SandboxError):
+        run_warm(
+            zygote,
+            "import os, signal, time\ndef solution(func, start_point):\n    os.kill(2, signal.SIGKILL)\n    time.sleep(5)\n",
+        )
+
+    assert run_warm(zygote, ORDINARY).verdict is Verdict.ACCEPTED
+    assert zygote.starts == starts + 1
+
+
+def test_host_files_out_of_sight(zygote: Zygote):
+    repository = Path(__file__).resolve().parents[2]
+    result = run_warm(
+        zygote,
+        f"""
+        import os
+
+        def solution(func, start_point):
+            print(os.path.exists({str(repository / "pyproject.toml")!r}), os.path.exists({str(repository / "server")!r}))
+            print(os.getuid())
+            return start_point
+        """,
+    )
+
+    expected_uid = 61000 + SLOT if os.geteuid() == 0 else 65534
+    assert result.stdout == f"False False\n{expected_uid}\n"
