@@ -36,7 +36,9 @@ class Api:
     def __init__(
         self, url: str, token: str | None = None, transport: httpx.BaseTransport | None = None
     ) -> None:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        headers = {"Accept-Language": messages.LANGUAGE}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
         self.url = url
         self._client = httpx.Client(
             base_url=url, headers=headers, timeout=TIMEOUT_SECONDS, transport=transport

@@ -4,8 +4,9 @@ Messages are looked up in the ``gradedescent`` gettext domain under
 ``client/locale``. ``gettext.translation`` picks the language from
 ``LANGUAGE``, ``LC_ALL``, ``LC_MESSAGES`` and ``LANG``, in that order, so a
 Korean catalogue at ``client/locale/ko/LC_MESSAGES/gradedescent.mo`` is used
-under ``LANG=ko_KR.UTF-8`` once it exists. Until then every message is the
-English text below. Placeholders are ``str.format`` fields, filled in after
+under ``LANG=ko_KR.UTF-8``; without a catalogue for the language every message
+is the English text below. ``scripts/messages.py`` extracts, updates and
+compiles the catalogue (``make messages``). Placeholders are ``str.format`` fields, filled in after
 translation.
 
 Log records are not translated, because they are for debugging.
@@ -19,7 +20,11 @@ from pathlib import Path
 LOCALE_DIR = Path(__file__).with_name("locale")
 DOMAIN = "gradedescent"
 
-_ = gettext.translation(DOMAIN, LOCALE_DIR, fallback=True).gettext
+_translation = gettext.translation(DOMAIN, LOCALE_DIR, fallback=True)
+_ = _translation.gettext
+
+LANGUAGE = _translation.info().get("language", "en")
+"""The language of the messages shown, sent to the server as Accept-Language so its errors and feedback match."""
 
 # Help text.
 DESCRIPTION = _("Submit lab solutions to a gradedescent server, read results and grade locally.")

@@ -21,7 +21,9 @@ def build(session: Session, lab: Lab, board: str, caller: Caller | None) -> Lead
     if not settings.leaderboard:
         raise HTTPException(
             status.HTTP_404_NOT_FOUND,
-            translatable("{lab_id!r} has no leaderboard: a TA can enable one in the lab settings", lab_id=lab.lab_id),
+            translatable(
+                "{lab_id!r} has no leaderboard: a TA can enable one in the lab settings", lab_id=lab.lab_id
+            ),
         )
     if board not in leaderboard.BOARDS:
         raise HTTPException(

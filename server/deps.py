@@ -11,8 +11,10 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from server import accounts
+from server.i18n import translatable
 from server.models import Student
-from server.security import hash_token, tokens_equal
+from server.security import hash_token
 
 bearer = HTTPBearer(auto_error=False, description="A student's or a TA's bearer token.")
 
@@ -28,9 +30,11 @@ CredentialsDep = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 @dataclass(frozen=True)
 class Caller:
-    """Who sent the request: a TA, or the student given."""
+    """The sender of a request: a TA (``student`` is None), or the student given."""
 
     student: Student | None
+    ta_account_id: int | None = None
+    ta_name: str = ""
 
     @property
     def is_ta(self) -> bool:
@@ -41,16 +45,27 @@ def _unauthorized(message: str) -> HTTPException:
     return HTTPException(status.HTTP_401_UNAUTHORIZED, message, headers={"WWW-Authenticate": "Bearer"})
 
 
-def get_caller(request: Request, session: SessionDep, credentials: CredentialsDep) -> Caller:
-    if credentials is None:
-        raise _unauthorized("missing bearer token: send 'Authorization: Bearer <token>'")
-    token = credentials.credentials
-    if tokens_equal(token, request.app.state.ta_token):
-        return Caller(student=None)
+def find_caller(session: Session, token: str) -> Caller | None:
+    """Return the TA or student who holds ``token``, or None for an unknown token."""
+    # Tokens are looked up by their SHA-256, so a lookup's timing reveals nothing about a stored token.
+    account = accounts.find_by_token(session, token)
+    if account is not None:
+        return Caller(student=None, ta_account_id=account.id, ta_name=account.name)
     student = session.scalar(select(Student).where(Student.token_hash == hash_token(token)))
     if student is None:
-        raise _unauthorized("unknown bearer token: check the token you were given, or ask a TA for a new one")
+        return None
     return Caller(student=student)
+
+
+def get_caller(request: Request, session: SessionDep, credentials: CredentialsDep) -> Caller:
+    if credentials is None:
+        raise _unauthorized(translatable("missing bearer token: send 'Authorization: Bearer <token>'"))
+    caller = find_caller(session, credentials.credentials)
+    if caller is None:
+        raise _unauthorized(
+            translatable("unknown bearer token: check the token you were given, or ask a TA for a new one")
+        )
+    return caller
 
 
 CallerDep = Annotated[Caller, Depends(get_caller)]
@@ -65,10 +80,31 @@ def get_optional_caller(request: Request, session: SessionDep, credentials: Cred
 
 OptionalCallerDep = Annotated[Caller | None, Depends(get_optional_caller)]
 
+SIGN_IN_COOKIE = "gradedescent_token"
+"""The cookie that carries the token of a visitor who signed in on a page (server/routes/auth_pages.py)."""
+
+
+def get_page_caller(request: Request, session: SessionDep, credentials: CredentialsDep) -> Caller | None:
+    """Identify a page's visitor by bearer token or, for pages only, by the sign-in cookie.
+
+    An unknown bearer token is rejected as on the API. A cookie whose
+    token was revoked counts as signed out. API routes never read the cookie,
+    so a cross-site request cannot act with it.
+    """
+    if credentials is not None:
+        return get_caller(request, session, credentials)
+    token = request.cookies.get(SIGN_IN_COOKIE)
+    return find_caller(session, token) if token else None
+
+
+PageCallerDep = Annotated[Caller | None, Depends(get_page_caller)]
+
 
 def get_student(caller: CallerDep) -> Student:
     if caller.student is None:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "this route is for students: use a student's token")
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, translatable("this route is for students: use a student's token")
+        )
     return caller.student
 
 

@@ -61,7 +61,9 @@ def too_long_message(name: str) -> str:
 
 
 def taken_message(name: str) -> str:
-    return translatable("the display name {name!r} is taken by another student: choose another one", name=name)
+    return translatable(
+        "the display name {name!r} is taken by another student: choose another one", name=name
+    )
 
 
 def clean(raw: str) -> str:

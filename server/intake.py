@@ -64,7 +64,9 @@ _MARKDOWN = MarkdownIt("commonmark")
 
 
 def missing_file_message() -> str:
-    return translatable("missing file field: send the solution as multipart field 'file' (curl -F file=@solution.py)")
+    return translatable(
+        "missing file field: send the solution as multipart field 'file' (curl -F file=@solution.py)"
+    )
 
 
 def missing_code_message() -> str:
@@ -102,7 +104,8 @@ def unsupported_type_message(content_type: str) -> str:
 
 def body_too_large_message() -> str:
     return translatable(
-        "the request body is over {limit} KiB: send only the solution file or its issue", limit=MAX_BODY_BYTES // 1024
+        "the request body is over {limit} KiB: send only the solution file or its issue",
+        limit=MAX_BODY_BYTES // 1024,
     )
 
 

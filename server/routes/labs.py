@@ -5,6 +5,7 @@ from fastapi import APIRouter, HTTPException, status
 from reference.labs import LABS, Lab, get_lab
 from server import boards
 from server.deps import OptionalCallerDep, SessionDep
+from server.i18n import translatable
 from server.schemas import LabPublic, Leaderboard
 
 router = APIRouter(prefix="/api/labs", tags=["labs"])
@@ -13,8 +14,12 @@ router = APIRouter(prefix="/api/labs", tags=["labs"])
 def lab_or_404(lab_id: str) -> Lab:
     try:
         return get_lab(lab_id)
-    except KeyError as error:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, error.args[0]) from None
+    except KeyError:
+        # The same sentence as reference.labs.get_lab's KeyError, in a form the catalogue translates.
+        message = translatable(
+            "unknown lab {lab_id!r}: expected one of {labs}", lab_id=lab_id, labs=", ".join(LABS)
+        )
+        raise HTTPException(status.HTTP_404_NOT_FOUND, message) from None
 
 
 def public_lab(lab: Lab) -> LabPublic:
