@@ -81,6 +81,9 @@ class RunRecord:
         User plus system CPU time of the runner's process tree.
     wall_seconds : float
         From the runner's start to its end.
+    student_cpu_seconds : float
+        CPU time spent inside ``solution`` over all cases, as the runner
+        reports it: untrusted, so it feeds statistics and never a score.
     """
 
     failure: Verdict | None = None
@@ -90,6 +93,7 @@ class RunRecord:
     stderr: bytes = b""
     cpu_seconds: float = 0.0
     wall_seconds: float = 0.0
+    student_cpu_seconds: float = 0.0
 
 
 class RunnerLike(Protocol):
@@ -406,6 +410,7 @@ class Evaluator:
 
         case, instance = self._case, self._instance
         assert instance is not None
+        self.record.student_cpu_seconds += _reported_seconds(report.get("cpu_seconds"))
         if status == "returned":
             try:
                 case.returned_point = parse_point(report.get("point"), instance.objective.dimension)
@@ -530,3 +535,10 @@ def _import_failure(kind: Any) -> Verdict:
 def _runtime_failure(kind: str) -> Verdict:
     verdict = _FAILURE_KINDS.get(kind, Verdict.RUNTIME_ERROR)
     return verdict if verdict in (Verdict.MEMORY_LIMIT, Verdict.PROCESS_LIMIT) else Verdict.RUNTIME_ERROR
+
+
+def _reported_seconds(value: Any) -> float:
+    """Accept a runner-reported duration only as a finite, non-negative number of at most an hour."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return 0.0
+    return float(value) if 0.0 <= value <= 3600.0 else 0.0

@@ -33,6 +33,8 @@ class GradeResult:
         The evaluator's trajectories, for every case that started.
     stdout, stderr : str
         The runner's output from the visible cases, cut at the output limit.
+    student_cpu_seconds : float
+        CPU time inside ``solution``, as the runner reports it; for statistics only.
     cpu_seconds, wall_seconds : float
         The run's CPU time and its wall-clock time, sandbox start-up included.
     """
@@ -45,6 +47,7 @@ class GradeResult:
     stderr: str = ""
     cpu_seconds: float = 0.0
     wall_seconds: float = 0.0
+    student_cpu_seconds: float = 0.0
 
     @property
     def scores(self) -> list[CaseScore]:
@@ -95,6 +98,7 @@ def grade(
         stderr=record.stderr.decode("utf-8", "replace"),
         cpu_seconds=record.cpu_seconds,
         wall_seconds=record.wall_seconds,
+        student_cpu_seconds=record.student_cpu_seconds,
     )
     if result.verdict is Verdict.ACCEPTED:
         result.outcomes = score_cases(cases, record.cases, seeds or [None] * len(cases))

@@ -277,6 +277,7 @@ def complete(
                 stderr=result.stderr,
                 cpu_seconds=result.cpu_seconds,
                 wall_seconds=result.wall_seconds,
+                student_cpu_seconds=result.student_cpu_seconds,
                 lease_token=None,
                 finished_at=utc_now(),
                 **scores,

@@ -30,6 +30,7 @@ import math
 import os
 import sys
 import threading
+import time
 import traceback
 from typing import Any
 
@@ -227,7 +228,7 @@ def load_solution(channel: Channel, path: str) -> Any:
     except SyntaxError as error:
         channel.report(status="error", kind="syntax_error", message=_student_traceback(error, path))
         return None
-    except Exception as error:
+    except (Exception, KeyboardInterrupt) as error:
         kind = _error_kind(error)
         kind = "import_error" if kind == "runtime_error" else kind
         channel.report(status="error", kind=kind, message=_student_traceback(error, path))
@@ -249,20 +250,24 @@ def run_case(channel: Channel, solution: Any, path: str, start: list[float]) -> 
     channel.budget_spent = False
     func = make_func(channel, len(start))
     start_point: Any = start[0] if len(start) == 1 else tuple(start)
+    started = time.process_time()
     try:
         point = solution(func, start_point)
+        cpu_seconds = time.process_time() - started
         result = plain_point(point)
-    except Exception as error:
+    except (Exception, KeyboardInterrupt) as error:
+        cpu_seconds = time.process_time() - started
         _flush_output()
         channel.report(
             status="error",
             kind=_error_kind(error),
             budget_spent=channel.budget_spent,
             message=_student_traceback(error, path),
+            cpu_seconds=cpu_seconds,
         )
         return
     _flush_output()
-    channel.report(status="returned", point=result)
+    channel.report(status="returned", point=result, cpu_seconds=cpu_seconds)
 
 
 def main(argv: list[str]) -> None:

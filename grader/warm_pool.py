@@ -61,8 +61,11 @@ def run_limits(limits: Limits) -> dict[str, list[int]]:
 class Zygote:
     """A warm sandbox that forks one runner per request; not thread-safe, one per worker slot."""
 
-    def __init__(self, slot: int, limits: Limits, files_dir: Path) -> None:
+    def __init__(self, slot: int, limits: Limits, files_dir: Path, cpu: int | None = None) -> None:
         self.slot = slot
+        # The run is pinned to this CPU, where the caller pins the evaluator's thread too: a
+        # round trip then costs a context switch instead of a wake-up on another CPU.
+        self.cpu = cpu
         self.limits = limits
         self.files_dir = files_dir
         self._sandbox: sandbox.RunnerProcess | None = None
@@ -131,6 +134,7 @@ class Zygote:
             "code": code,
             "limits": run_limits(limits or self.limits),
             "environment": sandbox.runner_environment(),
+            "cpu": self.cpu,
         }
         fds = [request_fd, reply_fd, stdout_write, stderr_write]
         try:

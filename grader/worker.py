@@ -9,6 +9,7 @@ running submissions and requeues those whose worker died.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from pathlib import Path
@@ -39,9 +40,10 @@ class WorkerPool:
         warm: bool = True,
     ) -> None:
         self.factory = factory
-        # One warm sandbox per slot, used only by that slot's thread.
+        # One warm sandbox per slot, used only by that slot's thread and pinned to its CPU.
+        self.cpus = {slot: slot_cpu(slot) for slot in range(size)}
         self.zygotes: dict[int, Zygote] = (
-            {slot: Zygote(slot, limits, runs_dir / f"warm-{slot}") for slot in range(size)}
+            {slot: Zygote(slot, limits, runs_dir / f"warm-{slot}", self.cpus[slot]) for slot in range(size)}
             if warm and warm_available(mode)
             else {}
         )
@@ -111,6 +113,8 @@ class WorkerPool:
 
     def _work(self, slot: int) -> None:
         zygote = self.zygotes.get(slot)
+        if zygote is not None and zygote.cpu is not None:
+            os.sched_setaffinity(0, {zygote.cpu})  # On Linux, 0 is this thread alone.
         if zygote is not None:
             try:
                 zygote.ensure_started()  # Before the first claim, so no submission waits for it.
@@ -162,3 +166,12 @@ class WorkerPool:
                         self._wake.set()
             except Exception:
                 logger.exception("lease keeper failed; retrying in %.0f s", interval)
+
+
+def slot_cpu(slot: int) -> int | None:
+    """Return the CPU for worker slot ``slot``: the process's allowed CPUs in turn, or None if unknown."""
+    try:
+        allowed = sorted(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return None
+    return allowed[slot % len(allowed)] if allowed else None

@@ -132,6 +132,8 @@ def _become_run(request: dict[str, Any], fds: list[int], control: socket.socket)
         os.environ.clear()
         os.environ.update(request["environment"])
         _set_limits(request["limits"])
+        if request.get("cpu") is not None:
+            os.sched_setaffinity(0, {int(request["cpu"])})
         _reseed()
 
         import runner

@@ -75,11 +75,12 @@ MAX_CURVATURE = 30.0
 
 It keeps a step size tuned on a public lab stable on the hidden instances."""
 
-MAX_ATTEMPTS = 100
+MAX_ATTEMPTS = 1000
 """Draws per seed before raising RuntimeError.
 
-Each lab accepts at least half of its draws (measured over seeds 0 to 1999), so 100
-failures in a row have a probability below 1e-30."""
+lab3 accepts about 10% of its draws (measured over 3000 draws), the fewest of the
+labs, so 1000 failures in a row have a probability below 1e-45; a draw costs about
+1.5 ms, so the worst case stays under 2 s."""
 
 _ROOT_TOLERANCE = 1e-9
 _GRADIENT_TOLERANCE = 1e-9

@@ -165,6 +165,10 @@ class SubmissionDetail(BaseModel):
     summary: dict[str, object] | None
     cpu_seconds: float | None
     wall_seconds: float | None
+    student_cpu_seconds: float | None = Field(
+        None,
+        description="CPU seconds inside solution() over all cases, as the sandboxed runner reports them.",
+    )
     created_at: dt.datetime
     started_at: dt.datetime | None
     finished_at: dt.datetime | None

@@ -23,12 +23,26 @@ def with_driver(url: str) -> str:
     return url
 
 
+POOL_SIZE = 20
+MAX_OVERFLOW = 60
+"""Connections beyond ``POOL_SIZE`` opened under load. A request holds one connection while
+it runs, and uvicorn runs up to 40 synchronous handlers at once, plus the grading threads:
+at a deadline, SQLAlchemy's default of 5 + 10 made requests wait 30 s and fail."""
+
+
 def make_engine(url: str) -> Engine:
     """Create an engine; for SQLite, enable WAL, foreign keys and a busy timeout."""
     if not url.startswith("sqlite"):
-        return create_engine(with_driver(url), pool_pre_ping=True)
+        return create_engine(
+            with_driver(url), pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=MAX_OVERFLOW
+        )
 
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+    engine = create_engine(
+        url,
+        connect_args={"check_same_thread": False, "timeout": 30},
+        pool_size=POOL_SIZE,
+        max_overflow=MAX_OVERFLOW,
+    )
 
     @event.listens_for(engine, "connect")
     def _configure(connection: Any, _record: Any) -> None:

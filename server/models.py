@@ -167,6 +167,8 @@ class Submission(Base):
     summary: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     cpu_seconds: Mapped[float | None] = mapped_column(Float, default=None)
     wall_seconds: Mapped[float | None] = mapped_column(Float, default=None)
+    # CPU time inside solution() as the runner reports it: statistics only, never a score.
+    student_cpu_seconds: Mapped[float | None] = mapped_column(Float, default=None)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utc_now)
     started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None)

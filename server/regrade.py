@@ -54,6 +54,7 @@ def regrade(session: Session, submission_ids: list[int]) -> RegradeReport:
             summary=None,
             cpu_seconds=None,
             wall_seconds=None,
+            student_cpu_seconds=None,
             started_at=None,
             finished_at=None,
         )

@@ -138,6 +138,7 @@ def read_submission(
         summary=submission.summary,
         cpu_seconds=submission.cpu_seconds,
         wall_seconds=submission.wall_seconds,
+        student_cpu_seconds=submission.student_cpu_seconds,
         created_at=submission.created_at,
         started_at=submission.started_at,
         finished_at=submission.finished_at,
