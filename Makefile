@@ -39,6 +39,10 @@ test: check-test-system $(VENV)/.installed-test
 
 bench: check-system $(VENV)/.installed-test
 	$(BIN)/python bench/sandbox_overhead.py
+	$(BIN)/python bench/evaluator_cost.py
+	$(BIN)/python bench/latency.py
+	$(BIN)/python bench/burst.py
+	$(BIN)/python bench/memory.py
 
 # Extract the server's and the CLI's messages, merge them into the .po catalogues and compile the .mo files.
 messages: $(VENV)/.installed-run

@@ -52,7 +52,10 @@ def sandbox_arguments(files: Sequence[Path], disk_bytes: int, info_fd: int | Non
             arguments += ["--ro-bind", top, top]
     arguments += ["--ro-bind", "/usr", "/usr", "--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache"]
 
-    created: set[str] = {"/", "/usr", "/tmp", "/proc", "/dev"}
+    # The working directory comes before the Python binds, so that an installation under
+    # /tmp (a checkout in a temporary directory, say) is bound on top of it, not hidden by it.
+    arguments += ["--size", str(disk_bytes), "--perms", "01777", "--tmpfs", WORK_DIR]
+    created: set[str] = {"/", "/usr", WORK_DIR, "/proc", "/dev"}
     for path in python_paths():
         arguments += _parent_directories(path, created)
         arguments += ["--ro-bind", path, path]
@@ -63,7 +66,6 @@ def sandbox_arguments(files: Sequence[Path], disk_bytes: int, info_fd: int | Non
     arguments += ["--perms", "0755", "--dir", SANDBOX_DIR]
     for file in files:
         arguments += ["--ro-bind", str(file), f"{SANDBOX_DIR}/{file.name}"]
-    arguments += ["--size", str(disk_bytes), "--perms", "01777", "--tmpfs", WORK_DIR]
     # Without these, a user-namespace sandbox owns its root and /dev, both tmpfs without a size cap.
     # They must follow every mount above, which they would make fail.
     arguments += ["--remount-ro", "/", "--remount-ro", "/dev"]

@@ -157,9 +157,9 @@ def make_func(channel: Channel, dimension: int) -> Any:
 def plain_point(value: Any, depth: int = 0) -> Any:
     """Copy a returned point into JSON-safe numbers without trusting its methods.
 
-    Floats go through ``float.__repr__`` so that a subclass cannot lie about
-    its value; anything that is not a real number becomes an ``{"invalid": ...}``
-    marker that the evaluator turns into a verdict.
+    Floats go through ``float.__repr__``, so a subclass cannot lie about its
+    value. Anything that is not a real number becomes an ``{"invalid": ...}``
+    marker, which the evaluator turns into a verdict.
     """
     if depth > 8:
         return {"invalid": "a point nested more than 8 levels deep"}

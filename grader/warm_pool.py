@@ -7,7 +7,7 @@ theory of operation in ``zygote.py``). Each run keeps its own process,
 working directory, resource limits, pipes and verdict; the sandbox's
 namespaces, mounts, uid and capabilities are the cold sandbox's.
 
-A zygote that dies, stops answering or breaks the protocol is killed with its
+A zygote that dies, stops responding or breaks the protocol is killed with its
 sandbox and started again for the next run; the run it served raises
 ``SandboxError``, an internal error, and the worker grades that submission
 again in a cold sandbox.
@@ -59,7 +59,7 @@ def run_limits(limits: Limits) -> dict[str, list[int]]:
 
 
 class Zygote:
-    """A warm sandbox that forks one runner per request; not thread-safe, one per worker slot."""
+    """A warm sandbox that forks one runner per request. It is not thread-safe: use one per worker slot."""
 
     def __init__(self, slot: int, limits: Limits, files_dir: Path, cpu: int | None = None) -> None:
         self.slot = slot
@@ -171,7 +171,7 @@ class Zygote:
             self._control.sendmsg([json.dumps(message).encode()], ancillary)
         except OSError as error:
             self.stop()
-            raise SandboxError(f"the warm sandbox stopped answering: {error}") from error
+            raise SandboxError(f"the warm sandbox stopped responding: {error}") from error
 
     def receive(self, timeout: float) -> dict[str, Any]:
         control = self._control
@@ -180,7 +180,7 @@ class Zygote:
         ready, _, _ = select.select([control], [], [], timeout)
         if not ready:
             self.stop()
-            raise SandboxError(f"the warm sandbox did not answer within {timeout:g} s")
+            raise SandboxError(f"the warm sandbox did not respond within {timeout:g} s")
         try:
             data = control.recv(MAX_MESSAGE_BYTES)
             message = json.loads(data) if data else None
@@ -233,7 +233,7 @@ class WarmRun:
         return True
 
     def kill(self) -> None:
-        """Have the zygote kill the run; kill the whole sandbox if it does not answer in time."""
+        """Have the zygote kill the run, or kill the whole sandbox if the zygote does not respond in time."""
         try:
             if self.exit_code is None:
                 self.zygote.send({"op": "kill"})

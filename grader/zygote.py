@@ -14,11 +14,12 @@ The zygote pays the cost of ``import torch`` (about 2 s and 220 MB) once and
 then waits on CONTROL_FD, a Unix SEQPACKET socket to the trusted side. For
 each run the trusted side sends a JSON request with the student's code and
 the run's limits, and four file descriptors (SCM_RIGHTS): the runner's
-request and reply pipes and its stdout and stderr. The zygote forks; the
+request and reply pipes and its stdout and stderr. The zygote forks. The
 child leaves the zygote's session, lowers its resource limits, moves to an
-empty working directory, takes the four descriptors as its own, reseeds the
-random generators and calls ``runner.main`` on the code: a fresh copy of the
-zygote's memory, so no state of an earlier run exists in it.
+empty working directory and takes the four descriptors as its own. It then
+reseeds the random generators and calls ``runner.main`` on the code. The
+child is a fresh copy of the zygote's memory, so no state of an earlier run
+exists in it.
 
 When the child exits, or the trusted side asks for a kill, the zygote kills
 every other process in the sandbox's PID namespace (all of them belong to the
@@ -88,7 +89,7 @@ def _preimport() -> None:
 
 
 def _receive(control: socket.socket) -> tuple[dict[str, Any] | None, list[int]]:
-    """Read one request with its descriptors; None at end of file."""
+    """Read one request with its descriptors, or None at end of file."""
     fds = array.array("i")
     data, ancillary, _, _ = control.recvmsg(MAX_REQUEST_BYTES, socket.CMSG_SPACE(RUN_FDS * fds.itemsize))
     for level, kind, payload in ancillary:
@@ -110,7 +111,7 @@ def _set_limits(limits: dict[str, list[int]]) -> None:
 
 
 def _become_run(request: dict[str, Any], fds: list[int], control: socket.socket) -> None:
-    """Turn the forked child into the run's runner; never returns."""
+    """Turn the forked child into the run's runner. It never returns."""
     try:
         control.close()
         for number in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD, signal.SIGPIPE):
@@ -207,20 +208,39 @@ def _remove_ipc_objects() -> None:
 
 
 def _clean_writable_directories() -> None:
-    for directory in (WORK_DIR, "/dev/shm"):
-        try:
-            entries = os.listdir(directory)
-        except OSError:
+    """Delete what runs wrote to the working directory, sparing the sandbox's own mounts.
+
+    A Python installation under /tmp is bound inside the working directory, so
+    entries that hold a mount point are left alone; the run cannot write there.
+    """
+    spared = _entries_holding_mounts(WORK_DIR)
+    try:
+        entries = os.listdir(WORK_DIR)
+    except OSError:
+        return
+    for name in entries:
+        path = os.path.join(WORK_DIR, name)
+        if path in spared:
             continue
-        for name in entries:
-            path = os.path.join(directory, name)
-            if os.path.isdir(path) and not os.path.islink(path):
-                shutil.rmtree(path, ignore_errors=True)
-            else:
-                try:
-                    os.unlink(path)
-                except OSError:
-                    pass
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+
+
+def _entries_holding_mounts(directory: str) -> set[str]:
+    """Return the entries of ``directory`` that are, or contain, a mount point."""
+    spared = set()
+    prefix = directory.rstrip("/") + "/"
+    with open("/proc/self/mountinfo", encoding="utf-8") as mounts:
+        for line in mounts:
+            mount_point = line.split()[4]
+            if mount_point.startswith(prefix):
+                spared.add(prefix + mount_point[len(prefix) :].split("/")[0])
+    return spared
 
 
 def _serve_run(control: socket.socket, request: dict[str, Any], fds: list[int]) -> None:
@@ -245,7 +265,7 @@ def _serve_run(control: socket.socket, request: dict[str, Any], fds: list[int]) 
 
 
 def _wait_or_kill(control: socket.socket, pid: int) -> tuple[int, resource.struct_rusage]:
-    """Wait for the run's main process, killing it if the trusted side asks."""
+    """Wait for the run's main process, and kill it when the trusted side sends a kill request."""
     pidfd = os.pidfd_open(pid)
     selector = selectors.DefaultSelector()
     selector.register(pidfd, selectors.EVENT_READ, "exit")
