@@ -2,7 +2,7 @@
 
 ``--clients`` threads submit ``--submissions`` Lab 3 Nesterov solutions in all
 (each graded on the full case set) to a fresh server as fast as it accepts
-them. Afterwards every submission must be done exactly once. Target: drain
+them. Afterwards the script counts the submissions graded exactly once. Target: drain
 time at most 1.25 times the sum of the runs' own CPU time divided by the
 number of workers, so that the cores stay busy with student code.
 

@@ -1,9 +1,10 @@
 """Print the evaluator's cost per evaluation as a ratio to a bare pipe round trip.
 
-Both figures are taken from inside a child process in the same run: the
-time per call of ``func`` in a real graded run (runner stub, pipe, trusted
-evaluator with its bookkeeping, pipe back), and the time per round trip of
-the same line-based messages bounced off a parent that does nothing else.
+Both figures are taken from inside a child process in the same run. One is
+the time per call of ``func`` in a real graded run: runner stub, pipe,
+trusted evaluator with its bookkeeping, pipe back. The other is the time per
+round trip of the same line-based messages bounced off a parent that does
+nothing else.
 Target: at most 1.5.
 
     .venv/bin/python bench/evaluator_cost.py [--calls 1000] [--repeat 5]

@@ -44,7 +44,7 @@ def _free_port() -> int:
 
 
 def start(data_dir: Path, **settings: str) -> Service:
-    """Start the server with ``GRADEDESCENT_<NAME>`` settings and wait until it answers."""
+    """Start the server with ``GRADEDESCENT_<NAME>`` settings and wait until /healthz responds."""
     port = _free_port()
     env = {
         **os.environ,
@@ -71,7 +71,7 @@ def start(data_dir: Path, **settings: str) -> Service:
             pass
         time.sleep(0.1)
     service.stop()
-    raise RuntimeError("the server did not answer /healthz within 120 s")
+    raise RuntimeError("the server did not respond on /healthz within 120 s")
 
 
 def add_students(service: Service, count: int, prefix: str = "bench") -> list[str]:

@@ -24,7 +24,7 @@ RANKING_TARGET = len(TARGET_GAPS) - 1
 
 @dataclass(frozen=True)
 class CaseOutcome:
-    """One scored case with its diagnosis and where its instance came from."""
+    """One scored case with its diagnosis, and the seed of its instance (None for the public case)."""
 
     score: CaseScore
     feedback: Feedback

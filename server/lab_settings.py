@@ -57,7 +57,7 @@ def grading_cases(session: Session, lab_id: str) -> tuple[list[Instance], list[i
 
 
 def private_board_open(settings: LabSettings, now: dt.datetime) -> bool:
-    """Whether students may see the private board: only once the deadline has passed."""
+    """Return whether students may see the private board, which opens once the deadline has passed."""
     return settings.deadline is not None and now >= settings.deadline
 
 

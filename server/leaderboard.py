@@ -56,7 +56,7 @@ def _speed_key(entry: Entry) -> tuple[float, dt.datetime, int]:
 def order(entries: Sequence[Entry]) -> list[Entry]:
     """Sort entries best first with the tie rule in the module docstring.
 
-    Gaps are grouped greedily from the smallest: a group holds every gap that is
+    Gaps are grouped greedily from the smallest: a group contains every gap that is
     ``same_gap`` as its smallest, so equality within tolerance stays well defined
     even where it is not transitive.
     """

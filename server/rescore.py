@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class RescoreReport:
-    """What a rescore changed.
+    """The changes a rescore made.
 
     Attributes
     ----------
