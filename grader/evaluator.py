@@ -142,6 +142,11 @@ def parse_point(value: Any, dimension: int) -> tuple[float, ...]:
     """
     items: list[Any] = []
     _flatten_point(value, items)
+    for item in items:
+        # A marker names what the runner found, which says more than a count would.
+        if isinstance(item, dict):
+            described = _text(item.get("invalid"), 200) or "something"
+            raise ValueError(f"solution returned {described}, not a real number")
     if len(items) != dimension:
         raise ValueError(
             f"solution returned {len(items)} number(s), expected a point with {dimension} "

@@ -55,6 +55,8 @@ def run_limits(limits: Limits) -> dict[str, list[int]]:
         # The zygote shares the run's uid, so it counts against the run's process limit.
         "RLIMIT_NPROC": [limits.processes + 1, limits.processes + 1],
         "RLIMIT_CORE": [0, 0],
+        # POSIX message queues outlive a run and cannot be listed without a mount, so none may be made.
+        "RLIMIT_MSGQUEUE": [0, 0],
     }
 
 
@@ -127,16 +129,19 @@ class Zygote:
         the zygote's memory, process and file limits, not raise them.
         """
         self.ensure_started()
+        code_fd = os.memfd_create("solution.py", os.MFD_CLOEXEC)
+        data = code.encode("utf-8")
+        while data:
+            data = data[os.write(code_fd, data) :]
         stdout_read, stdout_write = os.pipe()
         stderr_read, stderr_write = os.pipe()
         request = {
             "op": "run",
-            "code": code,
             "limits": run_limits(limits or self.limits),
             "environment": sandbox.runner_environment(),
             "cpu": self.cpu,
         }
-        fds = [request_fd, reply_fd, stdout_write, stderr_write]
+        fds = [request_fd, reply_fd, stdout_write, stderr_write, code_fd]
         try:
             self.send(request, fds)
             message = self.receive(ANSWER_TIMEOUT_SECONDS)
@@ -147,6 +152,7 @@ class Zygote:
         finally:
             os.close(stdout_write)
             os.close(stderr_write)
+            os.close(code_fd)
         if message.get("event") != "started":
             os.close(stdout_read)
             os.close(stderr_read)
@@ -257,6 +263,10 @@ class WarmRun:
         self.exit_code = os.waitstatus_to_exitcode(int(message["status"]))
         self.cpu_seconds = float(message["cpu_seconds"])
         self.max_rss_bytes = int(message["max_rss_bytes"])
+        if message.get("restart"):
+            # The run left something behind or changed the zygote; its verdict stands.
+            logger.warning("warm sandbox %d is restarted after a run changed it", self.zygote.slot)
+            self.zygote.stop()
 
     def _close(self) -> None:
         if not self._closed:

@@ -59,7 +59,7 @@ from typing import Any
 WORK_DIR = "/tmp"
 RUN_DIR = "/tmp/run"
 MAX_REQUEST_BYTES = 256 * 1024
-RUN_FDS = 4
+RUN_FDS = 5
 PR_SET_DUMPABLE = 4
 IPC_RMID = 0
 
@@ -117,9 +117,12 @@ def _become_run(request: dict[str, Any], fds: list[int], control: socket.socket)
         for number in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD, signal.SIGPIPE):
             signal.signal(number, signal.SIG_DFL)
         os.setsid()
+        # The code arrives in a memfd that only this child reads, so the student's text never
+        # enters the zygote's memory, which every later run starts as a copy of.
+        source_code = _read_all(fds[4])
         # Copy the descriptors above the targets first, so that no dup2 overwrites a source.
         null = os.open("/dev/null", os.O_RDONLY)
-        request_fd, reply_fd, stdout_fd, stderr_fd = (fcntl.fcntl(fd, fcntl.F_DUPFD, 100) for fd in fds)
+        request_fd, reply_fd, stdout_fd, stderr_fd = (fcntl.fcntl(fd, fcntl.F_DUPFD, 100) for fd in fds[:4])
         sources = (fcntl.fcntl(null, fcntl.F_DUPFD, 100), stdout_fd, stderr_fd, request_fd, reply_fd)
         for target, source in enumerate(sources):
             os.dup2(source, target)
@@ -127,8 +130,8 @@ def _become_run(request: dict[str, Any], fds: list[int], control: socket.socket)
 
         os.makedirs(RUN_DIR, mode=0o700, exist_ok=True)
         solution = os.path.join(RUN_DIR, "solution.py")
-        with open(solution, "w", encoding="utf-8") as file:
-            file.write(request["code"])
+        with open(solution, "wb") as file:
+            file.write(source_code)
         os.chdir(RUN_DIR)
         os.environ.clear()
         os.environ.update(request["environment"])
@@ -150,6 +153,14 @@ def _become_run(request: dict[str, Any], fds: list[int], control: socket.socket)
         sys.stderr.flush()
     finally:
         os._exit(code)
+
+
+def _read_all(fd: int) -> bytes:
+    os.lseek(fd, 0, os.SEEK_SET)
+    chunks = []
+    while chunk := os.read(fd, 65536):
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _reseed() -> None:
@@ -223,12 +234,26 @@ def _clean_writable_directories() -> None:
         if path in spared:
             continue
         if os.path.isdir(path) and not os.path.islink(path):
+            _make_removable(path)
             shutil.rmtree(path, ignore_errors=True)
         else:
             try:
                 os.unlink(path)
             except OSError:
                 pass
+
+
+def _make_removable(directory: str) -> None:
+    """Give back owner access to every directory below ``directory``, which a run may have taken away."""
+    try:
+        os.chmod(directory, 0o700)
+        entries = os.listdir(directory)
+    except OSError:
+        return
+    for name in entries:
+        path = os.path.join(directory, name)
+        if os.path.isdir(path) and not os.path.islink(path):
+            _make_removable(path)
 
 
 def _entries_holding_mounts(directory: str) -> set[str]:
@@ -253,15 +278,63 @@ def _serve_run(control: socket.socket, request: dict[str, Any], fds: list[int]) 
 
     status, usage = _wait_or_kill(control, pid)
     _kill_everything_else()
-    _remove_ipc_objects()
-    _clean_writable_directories()
+    clean = _clean_in_child()
+    untouched = _own_state() == _STARTING_STATE
     _send(
         control,
         event="exited",
         status=status,
         cpu_seconds=usage.ru_utime + usage.ru_stime,
         max_rss_bytes=usage.ru_maxrss * 1024,
+        restart=not (clean and untouched),
     )
+    if not (clean and untouched):
+        # Something of the run stayed behind, or it changed this process's limits or priority
+        # (a run has the zygote's uid). A fresh sandbox is the only state known to be clean.
+        raise SystemExit(0)
+
+
+def _clean_in_child() -> bool:
+    """Remove what the run left behind, in a forked child; return whether nothing is left.
+
+    Listing and deleting happen in a child so that the names the run chose
+    never enter the zygote's memory.
+    """
+    pid = os.fork()
+    if pid == 0:
+        try:
+            _remove_ipc_objects()
+            _clean_writable_directories()
+            os._exit(0 if _nothing_left() else 1)
+        except BaseException:
+            os._exit(1)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status) == 0
+
+
+def _nothing_left() -> bool:
+    spared = _entries_holding_mounts(WORK_DIR)
+    if any(os.path.join(WORK_DIR, name) not in spared for name in os.listdir(WORK_DIR)):
+        return False
+    for table in ("shm", "sem", "msg"):
+        try:
+            with open(f"/proc/sysvipc/{table}", encoding="ascii") as listing:
+                if len(listing.read().splitlines()) > 1:
+                    return False
+        except OSError:
+            continue
+    return True
+
+
+def _own_state() -> tuple[object, ...]:
+    """Return what a run with this process's uid could change about it: rlimits, priority, CPUs."""
+    limits = tuple(
+        resource.getrlimit(getattr(resource, name)) for name in dir(resource) if name.startswith("RLIMIT_")
+    )
+    return limits, os.getpriority(os.PRIO_PROCESS, 0), tuple(sorted(os.sched_getaffinity(0)))
+
+
+_STARTING_STATE: tuple[object, ...] = ()
 
 
 def _wait_or_kill(control: socket.socket, pid: int) -> tuple[int, resource.struct_rusage]:
@@ -298,6 +371,8 @@ def main(argv: list[str]) -> None:
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     _preimport()
+    global _STARTING_STATE
+    _STARTING_STATE = _own_state()
     _send(control, event="ready")
 
     while True:

@@ -18,6 +18,8 @@ logger = logging.getLogger("server")
 
 
 def main() -> None:
+    # The database and its WAL files hold every student's code and token hashes: owner only.
+    os.umask(0o077)
     settings = Settings()
     configure_logging(settings.log_format)
     settings.data_dir.mkdir(parents=True, exist_ok=True)

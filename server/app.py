@@ -16,6 +16,7 @@ from grader.dispatch import Dispatcher, make_celery
 from grader.sandbox import SandboxMode
 from grader.worker import WorkerPool
 from server import accounts, error_responses
+from server.body_limit import BodySizeLimit
 from server.config import Settings
 from server.db import make_engine, make_session_factory
 from server.routes import (
@@ -80,6 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.add_middleware(BodySizeLimit)
     for module in (
         health,
         labs,

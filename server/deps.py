@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, Path, Query, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -118,3 +118,10 @@ def require_ta(caller: CallerDep) -> Caller:
 
 StudentDep = Annotated[Student, Depends(get_student)]
 TADep = Annotated[Caller, Depends(require_ta)]
+
+
+MAX_ROW_ID = 2**63 - 1
+"""Largest id or offset a database integer holds; a larger one would fail in the driver, not as a 4xx."""
+
+RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="A positive id.")]
+Offset = Annotated[int, Query(ge=0, le=MAX_ROW_ID, description="Rows to skip.")]

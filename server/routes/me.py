@@ -14,7 +14,7 @@ from server import display_names
 from server.admission import quota_status
 from server.clock import NowDep
 from server.course_schemas import DisplayNameUpdate, LabQuotaPublic, Profile, quota_public
-from server.deps import SessionDep, StudentDep
+from server.deps import Offset, SessionDep, StudentDep
 from server.lab_settings import get_settings
 from server.models import Student, Submission
 from server.routes.labs import lab_or_404
@@ -79,7 +79,7 @@ def list_own_submissions(
     session: SessionDep,
     lab_id: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> list[SubmissionPublic]:
     query = select(Submission).where(Submission.student_pk == student.id)
     if lab_id is not None:

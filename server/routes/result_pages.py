@@ -16,7 +16,7 @@ from sqlalchemy.orm import selectinload
 
 from grader.verdicts import DESCRIPTIONS, Verdict
 from reference.labs import get_lab
-from server.deps import PageCallerDep, SessionDep
+from server.deps import PageCallerDep, RowId, SessionDep
 from server.display_names import shown_name
 from server.i18n import translatable
 from server.models import Submission
@@ -61,7 +61,9 @@ def own_submissions_page(
     response_class=HTMLResponse,
     summary="Show one of your submissions' results",
 )
-def result_page(submission_id: int, request: Request, session: SessionDep, caller: PageCallerDep) -> Response:
+def result_page(
+    submission_id: RowId, request: Request, session: SessionDep, caller: PageCallerDep
+) -> Response:
     if caller is None:
         return sign_in_page(request, request.url.path, status.HTTP_401_UNAUTHORIZED)
     submission = session.scalar(

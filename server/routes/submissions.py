@@ -16,7 +16,7 @@ from reference.labs import get_lab
 from server import admission, idempotency, intake, quota, schedule
 from server.clock import NowDep
 from server.course_schemas import quota_public
-from server.deps import CallerDep, SessionDep, StudentDep
+from server.deps import CallerDep, RowId, SessionDep, StudentDep
 from server.i18n import DEFAULT_LOCALE, localize, request_locale, translatable
 from server.models import CaseResult, Submission
 from server.routes.labs import lab_or_404
@@ -190,7 +190,7 @@ def submission_public(submission: Submission, locale: str = DEFAULT_LOCALE) -> S
 
 @router.get("/submissions/{submission_id}", summary="Read a submission's status, verdict, score and output")
 def get_submission(
-    submission_id: int, request: Request, caller: CallerDep, session: SessionDep
+    submission_id: RowId, request: Request, caller: CallerDep, session: SessionDep
 ) -> SubmissionPublic:
     submission = session.scalar(
         select(Submission)

@@ -90,12 +90,12 @@ def update_lab_settings(
         and settings.deadline is not None
         and settings.opens_at >= settings.deadline
     ):
-        session.rollback()
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
+        message = (
             f"opens_at {settings.opens_at.isoformat()!r} is not before the deadline "
-            f"{settings.deadline.isoformat()!r}: move one of them",
+            f"{settings.deadline.isoformat()!r}: move one of them"
         )
+        session.rollback()  # Expires the settings, so the message is built first.
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, message)
     ensure_seeds(settings)
     changes = {name: body.model_dump(mode="json")[name] for name in sorted(body.model_fields_set)}
     audit.record(session, caller, "lab_settings_update", lab_id, **changes)

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from server import accounts, audit
 from server.clock import NowDep
 from server.course_schemas import TAAccountCreate, TAAccountCreated, TAAccountPublic, TokenIssued
-from server.deps import SessionDep, TADep
+from server.deps import RowId, SessionDep, TADep
 from server.models import TAAccount
 
 logger = logging.getLogger(__name__)
@@ -54,7 +54,7 @@ def create_account(body: TAAccountCreate, caller: TADep, session: SessionDep) ->
 
 
 @router.post("/{account_id}/token", summary="Issue a TA account a new token; the old one stops working")
-def rotate_account_token(account_id: int, caller: TADep, session: SessionDep) -> TokenIssued:
+def rotate_account_token(account_id: RowId, caller: TADep, session: SessionDep) -> TokenIssued:
     account = _account_or_404(session, account_id)
     try:
         token = accounts.rotate(account)
@@ -71,7 +71,7 @@ def rotate_account_token(account_id: int, caller: TADep, session: SessionDep) ->
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Revoke a TA account's token until it is rotated",
 )
-def revoke_account_token(account_id: int, caller: TADep, session: SessionDep, now: NowDep) -> None:
+def revoke_account_token(account_id: RowId, caller: TADep, session: SessionDep, now: NowDep) -> None:
     account = _account_or_404(session, account_id)
     try:
         accounts.revoke(account, now)

@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from server import audit, gradebook, stats
 from server.clock import NowDep
 from server.course_schemas import AuditEntryPublic, AuditPage, LabStats
-from server.deps import SessionDep, TADep
+from server.deps import Offset, SessionDep, TADep
 from server.routes.labs import lab_or_404
 from server.routes.ta_submissions import ZonedTime, require_zone
 
@@ -76,7 +76,7 @@ def read_audit_log(
     since: ZonedTime = None,
     until: ZonedTime = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> AuditPage:
     require_zone("since", since)
     require_zone("until", until)

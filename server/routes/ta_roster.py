@@ -18,7 +18,7 @@ from server.course_schemas import (
     RosterStudentCreated,
     StudentTokenIssued,
 )
-from server.deps import Caller, SessionDep, TADep
+from server.deps import Caller, Offset, SessionDep, TADep
 from server.display_names import shown_name
 from server.models import Student
 
@@ -137,7 +137,7 @@ def list_students(
     session: SessionDep,
     section: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> RosterPage:
     query = select(Student)
     if section is not None:

@@ -15,7 +15,7 @@ from grader.verdicts import Verdict
 from reference.labs import get_lab
 from server import audit, regrade
 from server.course_schemas import CaseDetail, RegradeResult, SubmissionDetail
-from server.deps import SessionDep, TADep
+from server.deps import Offset, RowId, SessionDep, TADep
 from server.models import CaseResult, Status, Student, Submission
 from server.routes.labs import lab_or_404
 from server.routes.submissions import submission_url
@@ -52,7 +52,7 @@ def list_submissions(
     since: ZonedTime = None,
     until: ZonedTime = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> SubmissionPage:
     require_zone("since", since)
     require_zone("until", until)
@@ -107,7 +107,7 @@ def list_submissions(
     "/submissions/{submission_id}", summary="Read a submission with its code and every case's details"
 )
 def read_submission(
-    submission_id: int, _: TADep, session: SessionDep, trajectory: bool = False
+    submission_id: RowId, _: TADep, session: SessionDep, trajectory: bool = False
 ) -> SubmissionDetail:
     submission = session.scalar(
         select(Submission)
@@ -171,7 +171,7 @@ def _case_detail(case: CaseResult, dimension: int, with_trajectory: bool) -> Cas
 
 @router.post("/submissions/{submission_id}/regrade", summary="Queue one submission to be graded again")
 def regrade_submission(
-    submission_id: int, request: Request, caller: TADep, session: SessionDep
+    submission_id: RowId, request: Request, caller: TADep, session: SessionDep
 ) -> RegradeResult:
     if session.get(Submission, submission_id) is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"submission {submission_id} not found")

@@ -299,3 +299,127 @@ def test_host_files_out_of_sight(zygote: Zygote):
 
     expected_uid = 61000 + SLOT if os.geteuid() == 0 else 65534
     assert result.stdout == f"False False\n{expected_uid}\n"
+
+
+def zygote_pid(zygote: Zygote) -> int:
+    """Return the host pid of the zygote's Python process, a descendant of its bwrap."""
+    assert zygote._sandbox is not None
+    parents = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            parents[int(entry)] = int(fields[1])
+    for pid in parents:
+        ancestor = parents.get(pid)
+        while ancestor not in (None, 0, 1, zygote._sandbox.popen.pid):
+            ancestor = parents.get(ancestor)
+        command = Path(f"/proc/{pid}/cmdline").read_bytes()
+        if (
+            ancestor == zygote._sandbox.popen.pid
+            and b"zygote.py" in command
+            and not command.startswith(b"bwrap")
+        ):
+            return pid
+    raise AssertionError("the zygote's process was not found")
+
+
+def process_memory_contains(pid: int, needle: bytes) -> bool:
+    """Search every readable, writable mapping of ``pid`` for ``needle`` (needs root)."""
+    with open(f"/proc/{pid}/maps") as maps, open(f"/proc/{pid}/mem", "rb") as memory:
+        for line in maps:
+            fields = line.split()
+            low, high = (int(value, 16) for value in fields[0].split("-"))
+            if "rw" not in fields[1] or high - low > 2**30:
+                continue
+            try:
+                memory.seek(low)
+                if needle in memory.read(high - low):
+                    return True
+            except OSError:
+                continue
+    return False
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="reading the zygote's memory from the host needs root")
+def test_code_never_enters_zygote_memory(zygote: Zygote):
+    marker = f"gdcode{uuid.uuid4().hex}"
+    result = run_warm(zygote, f"# {marker}\n" + ORDINARY)
+
+    assert result.verdict is Verdict.ACCEPTED, result.detail
+    assert not process_memory_contains(zygote_pid(zygote), marker.encode())
+
+
+def test_locked_directory_is_still_cleaned(zygote: Zygote):
+    first = run_warm(
+        zygote,
+        """
+        import os
+        os.makedirs("/tmp/locked")
+        for name in ("a", "b"):  # Two files, because one file may hold at most 8 MiB.
+            open(f"/tmp/locked/{name}", "wb").write(b"\\0" * 6 * 2**20)
+        os.chmod("/tmp/locked", 0o500)
+
+        def solution(func, start_point):
+            return start_point
+        """,
+    )
+    second = run_warm(
+        zygote,
+        """
+        def solution(func, start_point):
+            for name in ("a", "b"):
+                open(f"/tmp/{name}", "wb").write(b"\\0" * 6 * 2**20)
+            return start_point
+        """,
+    )
+
+    assert first.verdict is Verdict.ACCEPTED, first.detail
+    assert second.verdict is Verdict.ACCEPTED, second.detail
+
+
+def test_lowered_zygote_limit_restarts_it(zygote: Zygote):
+    starts = zygote.starts
+    first = run_warm(
+        zygote,
+        """
+        import resource
+
+        def solution(func, start_point):
+            resource.prlimit(2, resource.RLIMIT_DATA, (300 * 2**20, 300 * 2**20))
+            return start_point
+        """,
+    )
+    second = run_warm(
+        zygote,
+        """
+        import numpy
+
+        def solution(func, start_point):
+            print(numpy.ones(50_000_000).sum())
+            return start_point
+        """,
+    )
+
+    assert first.verdict is Verdict.ACCEPTED, first.detail
+    assert second.verdict is Verdict.ACCEPTED, second.detail
+    assert zygote.starts == starts + 1
+
+
+def test_posix_message_queue_refused(zygote: Zygote):
+    result = run_warm(
+        zygote,
+        """
+        import ctypes, ctypes.util
+        rt = ctypes.CDLL(ctypes.util.find_library("rt") or "librt.so.1", use_errno=True)
+        queue = rt.mq_open(b"/gdleft", 0o100 | 0o2, 0o600, None)  # O_CREAT | O_RDWR
+
+        def solution(func, start_point):
+            print(queue)
+            return start_point
+        """,
+    )
+
+    assert result.stdout == "-1\n"
