@@ -12,30 +12,36 @@ Theory of operation
 -------------------
 The zygote pays the cost of ``import torch`` (about 2 s and 220 MB) once and
 then waits on CONTROL_FD, a Unix SEQPACKET socket to the trusted side. For
-each run the trusted side sends a JSON request with the student's code and
-the run's limits, and four file descriptors (SCM_RIGHTS): the runner's
-request and reply pipes and its stdout and stderr. The zygote forks. The
-child leaves the zygote's session, lowers its resource limits, moves to an
-empty working directory and takes the four descriptors as its own. It then
-reseeds the random generators and calls ``runner.main`` on the code. The
-child is a fresh copy of the zygote's memory, so no state of an earlier run
-exists in it.
+each run the trusted side sends a JSON request with the run's limits, and
+five file descriptors (SCM_RIGHTS): the runner's request and reply pipes,
+its stdout and stderr, and a memfd with the student's code. The zygote forks.
+The child leaves the zygote's session, reads the code from the memfd, lowers
+its resource limits, moves to an empty working directory and takes the pipes
+as its own. It then reseeds the random generators and calls ``runner.main``.
+The zygote itself never reads a student's code or anything a run wrote, so
+every child starts as a copy of memory that holds nothing of earlier runs.
 
-When the child exits, or the trusted side asks for a kill, the zygote kills
-every other process in the sandbox's PID namespace (all of them belong to the
-run: the zygote is PID 2, under bwrap's init), reaps them, empties the
-writable directories and removes System V IPC objects, and only then reports
-the exit status and resource usage. The next run therefore starts with no
-process, file or IPC object of the previous one.
+When the child exits, or the trusted side sends a kill request, the zygote
+kills every other process in the sandbox's PID namespace (all of them belong
+to the run: the zygote is PID 2, under bwrap's init) and reaps them. A forked
+cleaner then empties the working directory, taking back directories a run
+locked, removes System V IPC objects and checks that nothing is left. Runs
+cannot create POSIX message queues (RLIMIT_MSGQUEUE is 0), which no cleanup
+could list. Only then does the zygote report the exit status and resource
+usage.
 
 The zygote is not dumpable, so a run, though it has the same uid, can neither
-ptrace it nor read its memory. A run can still signal it; if the zygote dies
-or stops answering, the trusted side kills the whole sandbox, counts an
-internal error and grades the submission again in a cold sandbox.
+ptrace it nor read its memory. A run can still signal it, or change its
+rlimits, priority or CPU affinity. So after each run the zygote compares
+those with their values at start. If they changed, or the cleaner found
+anything left, the exit report asks for a restart and the zygote exits: the
+next run gets a fresh sandbox. If the zygote dies or stops responding during
+a run, the trusted side kills the whole sandbox, counts an internal error and
+grades the submission again in a cold sandbox.
 
 Messages, zygote to trusted side: ``{"event": "ready"}`` once imports are
 done, ``{"event": "started", "pid": N}`` and ``{"event": "exited", "status":
-S, "cpu_seconds": T, "max_rss_bytes": M}`` for each run, ``{"event":
+S, "cpu_seconds": T, "max_rss_bytes": M, "restart": R}`` for each run, ``{"event":
 "error", "message": "..."}`` if a request cannot be served.
 """
 
@@ -222,7 +228,7 @@ def _clean_writable_directories() -> None:
     """Delete what runs wrote to the working directory, sparing the sandbox's own mounts.
 
     A Python installation under /tmp is bound inside the working directory, so
-    entries that hold a mount point are left alone; the run cannot write there.
+    entries that hold a mount point are left alone. The run cannot write there.
     """
     spared = _entries_holding_mounts(WORK_DIR)
     try:

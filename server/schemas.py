@@ -183,6 +183,9 @@ class LabSettingsPublic(BaseModel):
 
 
 class LabSettingsUpdate(BaseModel):
+    # A misspelt setting must fail loudly rather than leave the lab unchanged with a 200.
+    model_config = ConfigDict(extra="forbid")
+
     hidden_cases: int | None = Field(None, ge=0, le=64)
     leaderboard: bool | None = None
     board_rule: Literal["best", "latest"] | None = None

@@ -1,4 +1,4 @@
-"""Oversized request bodies are rejected before they are read, on every route."""
+"""Bad input at the edges: oversized bodies, ids past a database integer, misspelt settings."""
 
 from __future__ import annotations
 
@@ -39,3 +39,11 @@ def test_huge_ids_are_invalid(live_server: LiveServer):
         for path in ("/api/submissions/99999999999999999999", "/api/ta/submissions/99999999999999999999"):
             assert client.get(path).status_code == 422
         assert client.get("/api/ta/submissions", params={"offset": 2**63}).status_code == 422
+
+
+def test_misspelt_lab_setting_rejected(live_server: LiveServer):
+    with live_server.client(TA_TOKEN) as client:
+        response = client.patch("/api/ta/labs/lab2", json={"daily_qouta": 5})
+
+    assert response.status_code == 422
+    assert "daily_qouta" in response.text
