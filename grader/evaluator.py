@@ -208,7 +208,8 @@ class Evaluator:
         self.mode = mode
         self.slot = slot
         self.visible_cases = visible_cases
-        self.work_root = work_root
+        # bwrap resolves bind sources from the run directory, so relative paths must not reach it.
+        self.work_root = work_root.resolve() if work_root is not None else None
         self.record = RunRecord()
         self._buffer = b""
         self._output_total = 0

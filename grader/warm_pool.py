@@ -69,7 +69,7 @@ class Zygote:
         # round trip then costs a context switch instead of a wake-up on another CPU.
         self.cpu = cpu
         self.limits = limits
-        self.files_dir = files_dir
+        self.files_dir = files_dir.resolve()  # bwrap resolves bind sources from files_dir itself.
         self._sandbox: sandbox.RunnerProcess | None = None
         self._control: socket.socket | None = None
         self.starts = 0

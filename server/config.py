@@ -83,6 +83,13 @@ class Settings(BaseSettings):
         "127.0.0.1", description="Address a Celery worker's Prometheus exporter listens on."
     )
 
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute_data_dir(cls, value: Path) -> Path:
+        # The sandbox binds run files by path from another working directory, so a relative
+        # path such as the default "var" would name nothing there.
+        return value.expanduser().resolve()
+
     @field_validator("ta_token")
     @classmethod
     def _reject_weak_token(cls, value: SecretStr | None) -> SecretStr | None:
