@@ -28,8 +28,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from grader.evaluator import CaseRecord
 from grader.grading import GradeResult
@@ -72,15 +72,28 @@ class Expired:
 
 
 def claim_next(factory: sessionmaker[Session], lease_seconds: float) -> Claim | None:
-    """Claim the oldest queued submission, or return None if there is none."""
-    oldest = (
-        select(Submission.id)
-        .where(Submission.status == Status.QUEUED.value)
-        .order_by(Submission.id)
-        .limit(1)
-        .with_for_update(skip_locked=True)
+    """Claim a queued submission, or return None if there is none.
+
+    Students with fewer submissions running go first, then the oldest
+    submission: one student's many slow submissions cannot hold every
+    worker while another student waits.
+    """
+    queued = aliased(Submission)
+    running = aliased(Submission)
+    busy = (
+        select(func.count())
+        .select_from(running)
+        .where(running.student_pk == queued.student_pk, running.status == Status.RUNNING.value)
+        .scalar_subquery()
     )
-    return _claim_where(factory, Submission.id == oldest.scalar_subquery(), lease_seconds)
+    next_up = (
+        select(queued.id)
+        .where(queued.status == Status.QUEUED.value)
+        .order_by(busy, queued.id)
+        .limit(1)
+        .with_for_update(skip_locked=True, of=queued)
+    )
+    return _claim_where(factory, Submission.id == next_up.scalar_subquery(), lease_seconds)
 
 
 def claim(factory: sessionmaker[Session], submission_id: int, lease_seconds: float) -> Claim | None:

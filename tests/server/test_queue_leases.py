@@ -178,3 +178,21 @@ def test_clear_dispatched(session_factory):
 
     assert read(session_factory, queued).dispatched_at is None
     assert read(session_factory, running).dispatched_at is not None
+
+
+def test_claim_prefers_student_with_nothing_running(session_factory):
+    busy_student = add_student(session_factory, "busy")
+    waiting_student = add_student(session_factory, "waiting")
+    with session_factory() as session:
+        for _ in range(3):
+            session.add(Submission(student_pk=busy_student, lab_id="lab1", code="# slow"))
+        session.add(Submission(student_pk=waiting_student, lab_id="lab1", code="# quick"))
+        session.commit()
+
+    first = queue.claim_next(session_factory, 30)
+    second = queue.claim_next(session_factory, 30)
+    third = queue.claim_next(session_factory, 30)
+
+    assert first is not None and first.code == "# slow"
+    assert second is not None and second.code == "# quick"
+    assert third is not None and third.code == "# slow"
