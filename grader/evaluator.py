@@ -38,7 +38,7 @@ EXIT_GRACE_SECONDS = 1.0
 
 @dataclass
 class CaseRecord:
-    """What happened in one case, from the evaluator's own bookkeeping.
+    """The evaluator's own record of one case.
 
     Attributes
     ----------
@@ -143,7 +143,7 @@ def parse_point(value: Any, dimension: int) -> tuple[float, ...]:
     items: list[Any] = []
     _flatten_point(value, items)
     for item in items:
-        # A marker names what the runner found, which says more than a count would.
+        # A marker names what the runner found, which tells the student more than a count would.
         if isinstance(item, dict):
             described = _text(item.get("invalid"), 200) or "something"
             raise ValueError(f"solution returned {described}, not a real number")

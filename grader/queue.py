@@ -276,7 +276,7 @@ def complete(
 ) -> bool:
     """Store a graded result under the claim's lease; return False if the lease was lost.
 
-    ``outcomes`` holds one scored case per case when the verdict is accepted,
+    ``outcomes`` contains one scored case per case when the verdict is accepted,
     and is empty otherwise.
     """
     scores = summarize(outcomes) if outcomes else {}

@@ -8,7 +8,7 @@ working directory, resource limits, pipes and verdict; the sandbox's
 namespaces, mounts, uid and capabilities are the cold sandbox's.
 
 A zygote that dies, stops responding or breaks the protocol is killed with its
-sandbox and started again for the next run; the run it served raises
+sandbox and started again for the next run. The run it served raises
 ``SandboxError``, an internal error, and the worker grades that submission
 again in a cold sandbox.
 """
@@ -264,7 +264,7 @@ class WarmRun:
         self.cpu_seconds = float(message["cpu_seconds"])
         self.max_rss_bytes = int(message["max_rss_bytes"])
         if message.get("restart"):
-            # The run left something behind or changed the zygote; its verdict stands.
+            # The run left something behind or changed the zygote. Its verdict is kept.
             logger.warning("warm sandbox %d is restarted after a run changed it", self.zygote.slot)
             self.zygote.stop()
 

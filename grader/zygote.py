@@ -19,7 +19,7 @@ The child leaves the zygote's session, reads the code from the memfd, lowers
 its resource limits, moves to an empty working directory and takes the pipes
 as its own. It then reseeds the random generators and calls ``runner.main``.
 The zygote itself never reads a student's code or anything a run wrote, so
-every child starts as a copy of memory that holds nothing of earlier runs.
+every child starts as a copy of memory that contains nothing of earlier runs.
 
 When the child exits, or the trusted side sends a kill request, the zygote
 kills every other process in the sandbox's PID namespace (all of them belong

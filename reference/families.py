@@ -261,7 +261,7 @@ def _momentum_reaches_minimum(instance: Instance, budget: int) -> bool:
     """Check that Nesterov momentum with ``MOMENTUM_STEP`` and ``MOMENTUM`` reaches f* within the budget.
 
     The update is ``torch.optim.SGD(lr=MOMENTUM_STEP, momentum=MOMENTUM, nesterov=True)``'s,
-    one evaluation per step, so the lab's answer works on every instance as on the public one.
+    one evaluation per step, so the lab's intended method works on every instance as on the public one.
     """
     objective = instance.objective
     point = list(instance.start_point)

@@ -6,7 +6,7 @@ polynomial in one variable; Lab 3 is ``(x**2 + q(y)) / 20``. Keeping the
 coefficients exact (integers or short decimals) and the scale apart makes the
 critical points computable to full double precision.
 
-Evaluation is plain Python (Horner's scheme), because the evaluator answers
+Evaluation is plain Python (Horner's scheme), because the evaluator computes
 one point at a time and NumPy's per-call overhead would exceed the arithmetic.
 """
 
@@ -135,7 +135,12 @@ def _critical_roots(coefficients: Coefficients) -> list[tuple[float, str]]:
             continue
         t = _polish_root(derivative, second, float(root.real))
         curvature = float(npoly.polyval(t, second))
-        kind = "min" if curvature > 0 else "max" if curvature < 0 else "flat"
+        if curvature > 0:
+            kind = "min"
+        elif curvature < 0:
+            kind = "max"
+        else:
+            kind = "flat"
         roots.append((t, kind))
     roots.sort()
     return roots

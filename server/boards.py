@@ -1,4 +1,4 @@
-"""Who may see which leaderboard, and building it for the API and the page."""
+"""Leaderboard visibility rules, and the board built for the API and the page."""
 
 from __future__ import annotations
 

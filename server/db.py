@@ -25,7 +25,7 @@ def with_driver(url: str) -> str:
 
 POOL_SIZE = 20
 MAX_OVERFLOW = 60
-"""Connections beyond ``POOL_SIZE`` opened under load. A request holds one connection while
+"""Connections beyond ``POOL_SIZE`` opened under load. A request keeps one connection while
 it runs, and uvicorn runs up to 40 synchronous handlers at once, plus the grading threads:
 at a deadline, SQLAlchemy's default of 5 + 10 made requests wait 30 s and fail."""
 

@@ -197,7 +197,7 @@ def get_submission(
         .where(Submission.id == submission_id)
         .options(selectinload(Submission.cases), selectinload(Submission.student))
     )
-    # Another student's submission answers like a missing one, so ids reveal nothing.
+    # Another student's submission gets the same 404 as a missing one, so ids reveal nothing.
     if submission is None or (caller.student is not None and submission.student_pk != caller.student.id):
         raise HTTPException(status.HTTP_404_NOT_FOUND, not_found_message(submission_id))
     return submission_public(submission, request_locale(request))
