@@ -173,6 +173,16 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _add_timeout(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=DEFAULT_TIMEOUT_SECONDS,
+        metavar="SECONDS",
+        help=messages.HELP_TIMEOUT,
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="gradedescent", description=messages.DESCRIPTION, epilog=messages.EPILOG
@@ -184,25 +194,13 @@ def build_parser() -> argparse.ArgumentParser:
     command.add_argument("lab", metavar="LAB", help=messages.HELP_LAB)
     command.add_argument("file", metavar="FILE", help=messages.HELP_FILE)
     command.add_argument("--no-wait", action="store_true", help=messages.HELP_NO_WAIT)
-    command.add_argument(
-        "--timeout",
-        type=_seconds,
-        default=DEFAULT_TIMEOUT_SECONDS,
-        metavar="SECONDS",
-        help=messages.HELP_TIMEOUT,
-    )
+    _add_timeout(command)
     command.set_defaults(handler=submit)
 
     command = commands.add_parser("status", help=messages.HELP_STATUS, description=messages.HELP_STATUS)
     command.add_argument("id", metavar="ID", type=_submission_number, help=messages.HELP_ID)
     command.add_argument("--wait", action="store_true", help=messages.HELP_WAIT)
-    command.add_argument(
-        "--timeout",
-        type=_seconds,
-        default=DEFAULT_TIMEOUT_SECONDS,
-        metavar="SECONDS",
-        help=messages.HELP_TIMEOUT,
-    )
+    _add_timeout(command)
     command.set_defaults(handler=status)
 
     command = commands.add_parser(

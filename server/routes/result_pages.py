@@ -21,7 +21,7 @@ from server.display_names import shown_name
 from server.i18n import translatable
 from server.models import Submission
 from server.routes.auth_pages import sign_in_page
-from server.routes.submissions import not_found_message, submission_public
+from server.routes.submissions import submission_public, visible_submission
 from server.run_figures import figures
 from server.templating import page_context, render
 
@@ -66,13 +66,7 @@ def result_page(
 ) -> Response:
     if caller is None:
         return sign_in_page(request, request.url.path, status.HTTP_401_UNAUTHORIZED)
-    submission = session.scalar(
-        select(Submission)
-        .where(Submission.id == submission_id)
-        .options(selectinload(Submission.cases), selectinload(Submission.student))
-    )
-    if submission is None or (caller.student is not None and submission.student_pk != caller.student.id):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, not_found_message(submission_id))
+    submission = visible_submission(session, submission_id, caller)
 
     lab = get_lab(submission.lab_id)
     context = page_context(

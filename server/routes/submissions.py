@@ -9,14 +9,14 @@ from fastapi import APIRouter, Header, HTTPException, Request, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import Session, selectinload
 
 from grader.feedback import MESSAGES, nearby_critical_point
 from reference.labs import get_lab
 from server import admission, idempotency, intake, quota, schedule
 from server.clock import NowDep
 from server.course_schemas import quota_public
-from server.deps import CallerDep, RowId, SessionDep, StudentDep
+from server.deps import Caller, CallerDep, RowId, SessionDep, StudentDep
 from server.i18n import DEFAULT_LOCALE, localize, request_locale, translatable
 from server.models import CaseResult, Submission
 from server.routes.labs import lab_or_404
@@ -51,6 +51,21 @@ def submission_url(submission_id: int) -> str:
 
 def not_found_message(submission_id: int) -> str:
     return translatable("submission {submission_id} not found", submission_id=submission_id)
+
+
+def visible_submission(session: Session, submission_id: int, caller: Caller) -> Submission:
+    """Load a submission with its cases for a TA or its owner, or raise 404.
+
+    Another student's submission gets the same 404 as a missing one, so ids reveal nothing.
+    """
+    submission = session.scalar(
+        select(Submission)
+        .where(Submission.id == submission_id)
+        .options(selectinload(Submission.cases), selectinload(Submission.student))
+    )
+    if submission is None or (caller.student is not None and submission.student_pk != caller.student.id):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, not_found_message(submission_id))
+    return submission
 
 
 @router.post(
@@ -192,12 +207,4 @@ def submission_public(submission: Submission, locale: str = DEFAULT_LOCALE) -> S
 def get_submission(
     submission_id: RowId, request: Request, caller: CallerDep, session: SessionDep
 ) -> SubmissionPublic:
-    submission = session.scalar(
-        select(Submission)
-        .where(Submission.id == submission_id)
-        .options(selectinload(Submission.cases), selectinload(Submission.student))
-    )
-    # Another student's submission gets the same 404 as a missing one, so ids reveal nothing.
-    if submission is None or (caller.student is not None and submission.student_pk != caller.student.id):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, not_found_message(submission_id))
-    return submission_public(submission, request_locale(request))
+    return submission_public(visible_submission(session, submission_id, caller), request_locale(request))
