@@ -45,9 +45,9 @@ def grade_claim(
     """Grade ``claim``'s submission in the sandbox and store the verdict.
 
     ``slot`` picks the sandbox uid, so runs going on at once on one machine
-    must have different slots. ``zygote`` is the slot's warm sandbox; a
-    retry after an internal error always runs cold, so a broken warm
-    sandbox cannot fail a submission twice. Returns ``"done"``; ``"requeued"`` or
+    must have different slots. ``zygote`` is the slot's warm sandbox. Only a
+    first attempt uses it: a retry after an internal error runs cold, so a
+    broken warm sandbox cannot fail a submission twice. Returns ``"done"``; ``"requeued"`` or
     ``"failed"`` after an internal error (see ``queue.fail_internal``); or
     ``"lost"`` when the lease expired first and the outcome was discarded.
     """

@@ -41,7 +41,7 @@ The student's file and the runner are bound read-only at ``/sandbox``; the
 two pipes to the evaluator are inherited as file descriptors.
 
 ``SandboxMode.NONE`` runs the same command without bwrap and setpriv. It is
-for local experiments only: the runner then sees the whole file system and
+for local experiments only: the runner then has access to the whole file system and
 the network, and a child that calls ``setsid`` escapes the kill.
 """
 

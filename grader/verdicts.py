@@ -9,7 +9,7 @@ class Verdict(enum.StrEnum):
     """The one outcome of a graded submission.
 
     ``ACCEPTED`` means every case returned a valid point, which was scored;
-    it says nothing about the score itself. ``INTERNAL_ERROR`` is the
+    it implies nothing about the score itself. ``INTERNAL_ERROR`` is the
     service's failure; every other verdict is the submission's.
     """
 

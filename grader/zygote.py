@@ -22,8 +22,8 @@ The zygote itself never reads a student's code or anything a run wrote, so
 every child starts as a copy of memory that contains nothing of earlier runs.
 
 When the child exits, or the trusted side sends a kill request, the zygote
-kills every other process in the sandbox's PID namespace (all of them belong
-to the run: the zygote is PID 2, under bwrap's init) and reaps them. A forked
+kills and reaps every other process in the sandbox's PID namespace. All of
+them belong to the run, because the zygote is PID 2, under bwrap's init. A forked
 cleaner then empties the working directory, taking back directories a run
 locked, removes System V IPC objects and checks that nothing is left. Runs
 cannot create POSIX message queues (RLIMIT_MSGQUEUE is 0), which no cleanup

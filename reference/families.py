@@ -79,7 +79,7 @@ MAX_ATTEMPTS = 1000
 """Draws per seed before raising RuntimeError.
 
 lab3 accepts about 10% of its draws (measured over 3000 draws), the fewest of the
-labs, so 1000 failures in a row have a probability below 1e-45; a draw costs about
+labs, so 1000 failures in a row have a probability below 1e-45. A draw costs about
 1.5 ms, so the worst case stays under 2 s."""
 
 _ROOT_TOLERANCE = 1e-9

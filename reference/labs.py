@@ -2,9 +2,9 @@
 
 Budgets count evaluations of ``func`` (value and gradient together). Lab 1's
 budget of 1000 is the lab's own. Lab 2 and Lab 3 state none, so they get the
-same 1000: gradient descent with momentum at an ordinary step size reaches the
-global minimum to 1e-6 well within it, and a run of 1000 evaluations costs
-about 0.1 s of pipe traffic.
+same 1000. Gradient descent with momentum at an ordinary step size reaches the
+global minimum to 1e-6 well within it, and 1000 evaluations cost well under
+0.1 s of round trips to the evaluator (about 20 to 45 us each, measured).
 """
 
 from __future__ import annotations

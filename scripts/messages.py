@@ -7,7 +7,7 @@
 
 ``make messages`` runs ``update``. The .po files are the sources and the
 compiled .mo files are committed beside them, so an installed package needs
-no build step; ``check`` (run by tests/test_messages.py) fails when a .mo no
+no build step. ``check`` (run by tests/test_messages.py) fails when a .mo no
 longer matches its .po. See docs/pages.md.
 """
 

@@ -6,8 +6,8 @@ other. The second finds the first's submission when it looks up its
 Idempotency-Key and when it counts the quota. On SQLite the lock is the
 database's write lock; on PostgreSQL it is the row lock of the student's
 ``students`` row. The unique constraint on ``(student_pk, idempotency_key)``
-backs the lookup up: a duplicate that slips past it fails to insert and is
-answered with the stored submission.
+backs the lookup up: a duplicate that slips past it fails to insert, and the
+response returns the stored submission.
 """
 
 from __future__ import annotations

@@ -110,7 +110,7 @@ def _ta_token(settings: Settings) -> str:
     path = settings.data_dir / "ta_token"
     token, created = load_or_create_ta_token(path)
     if created:
-        # Shown once, on the terminal of whoever starts the service; the log never gets it.
+        # Printed once, on the terminal of the person who starts the service. The log never contains it.
         print(f"gradedescent: generated the TA token {token} (stored in {path})", flush=True)
     return token
 

@@ -46,7 +46,7 @@ def _unauthorized(message: str) -> HTTPException:
 
 
 def find_caller(session: Session, token: str) -> Caller | None:
-    """Return the TA or student who holds ``token``, or None for an unknown token."""
+    """Return the TA or student whose token is ``token``, or None for an unknown token."""
     # Tokens are looked up by their SHA-256, so a lookup's timing reveals nothing about a stored token.
     account = accounts.find_by_token(session, token)
     if account is not None:

@@ -130,7 +130,7 @@ class AuditEntry(Base):
 class Submission(Base):
     """One solution file and, once graded, its verdict.
 
-    ``lease_token`` names the worker's claim on a running submission; a result
+    ``lease_token`` names the worker's claim on a running submission. A result
     is stored only under the lease that is current, so a worker that lost its
     lease (it stalled and the submission was requeued) cannot store a second result.
     """
@@ -187,7 +187,7 @@ class Submission(Base):
 class CaseResult(Base):
     """The score of one case of a submission, with the evaluator's trajectory.
 
-    ``trajectory`` holds float64 little-endian values, one row per evaluation:
+    ``trajectory`` contains float64 little-endian values, one row per evaluation:
     the point's coordinates and then ``f``. Non-finite scores are stored as NULL.
     """
 

@@ -81,7 +81,7 @@ class RosterError(ValueError):
 
 @dataclass
 class ImportReport:
-    """What an import did, or would do on a dry run.
+    """The outcome of an import, or of a dry run that changes nothing.
 
     ``created`` pairs each new row with its token, None on a dry run.
     ``not_in_file`` lists students on the roster whom the file did not name.

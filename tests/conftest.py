@@ -75,7 +75,7 @@ class LiveServer:
 
 
 def start_server(data_dir: Path, extra_env: dict[str, str] | None = None) -> LiveServer:
-    """Start the service as ``make run`` does, and wait until /healthz answers."""
+    """Start the service as ``make run`` does, and wait until /healthz responds."""
     port = free_port()
     env = {
         **os.environ,

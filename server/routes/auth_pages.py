@@ -95,7 +95,7 @@ def sign_in(
     _check_same_origin(request)
     caller = find_caller(session, token.strip())
     if caller is None:
-        # The token itself is never logged; the address tells repeated guessing apart.
+        # The token itself is never logged. The client address lets a reader spot repeated guessing.
         logger.info("sign-in rejected: unknown token from %s", request.client.host if request.client else "?")
         return sign_in_page(request, safe_next(next_page), status.HTTP_401_UNAUTHORIZED, failed=True)
 

@@ -1,7 +1,7 @@
 """A student's own submissions as pages: the list, and one result with its plots and output.
 
 A visitor who is not signed in gets the sign-in form (status 401). A student
-sees only their own submissions: another's answers 404 as on the API, so ids
+can open only their own submissions: another's gets 404 as on the API, so ids
 reveal nothing. TAs may open any result.
 """
 

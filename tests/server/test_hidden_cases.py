@@ -43,7 +43,7 @@ def grade_with_hidden(code: str, tmp_path):
 
 @pytest.fixture
 def two_students(session_factory, tmp_path):
-    """Store a hard-coded answer and a genuine Nesterov solution, both graded on hidden cases."""
+    """Store a hard-coded public optimum and a genuine Nesterov solution, both graded on hidden cases."""
     hard_coded = store_result(
         session_factory, add_student(session_factory, "hard"), "lab3", grade_with_hidden(HARD_CODED, tmp_path)
     )
