@@ -413,8 +413,8 @@ def zygote_command(files_dir: Path, limits: Limits, slot: int, control_fd: int, 
         f"--as={limits.memory}",
         f"--fsize={limits.file_size}",
         f"--nofile={ZYGOTE_OPEN_FILES}",
-        # The zygote shares its uid with the run it forks, so it counts against the run's limit.
-        f"--nproc={limits.processes + 1}",
+        # The zygote and its cleaner share their uid with the run, so they count against the run's limit.
+        f"--nproc={limits.processes + 2}",
         "--core=0",
         "--",
     ]

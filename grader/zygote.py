@@ -22,13 +22,25 @@ The zygote itself never reads a student's code or anything a run wrote, so
 every child starts as a copy of memory that contains nothing of earlier runs.
 
 When the child exits, or the trusted side sends a kill request, the zygote
-kills and reaps every other process in the sandbox's PID namespace. All of
-them belong to the run, because the zygote is PID 2, under bwrap's init. A forked
-cleaner then empties the working directory, taking back directories a run
-locked, removes System V IPC objects and checks that nothing is left. Runs
-cannot create POSIX message queues (RLIMIT_MSGQUEUE is 0), which no cleanup
-could list. Only then does the zygote report the exit status and resource
-usage.
+kills and reaps every other process in the sandbox's PID namespace but one:
+all of them belong to the run, because the zygote is PID 2, under bwrap's
+init. The one spared is the cleaner, a helper the zygote forked before its
+imports. The cleaner then empties the working directory, taking back
+directories a run locked, removes System V IPC objects and checks that
+nothing is left. Runs cannot create POSIX message queues (RLIMIT_MSGQUEUE is
+0), which no cleanup could list. Only then does the zygote report the exit
+status and resource usage.
+
+The cleaner lives in its own process so that the names a run chose never
+enter the zygote's memory, and it lives across runs because a fork of the
+zygote costs milliseconds that every submission would pay. A run has the
+cleaner's uid, so it can kill, stop or slow the cleaner, but not read or
+change its memory. Each such failure makes the cleaner's reply "dirty" or
+late, and the zygote then asks for a restart.
+
+The zygote freezes its objects out of reach of the garbage collector before
+each fork, so that a collection in a run does not write to, and copy, every
+page of the zygote's heap.
 
 The zygote is not dumpable, so a run, though it has the same uid, can neither
 ptrace it nor read its memory. A run can still signal it, or change its
@@ -50,6 +62,7 @@ from __future__ import annotations
 import array
 import ctypes
 import fcntl
+import gc
 import json
 import os
 import random
@@ -68,6 +81,7 @@ MAX_REQUEST_BYTES = 256 * 1024
 RUN_FDS = 5
 PR_SET_DUMPABLE = 4
 IPC_RMID = 0
+CLEANER_TIMEOUT_SECONDS = 10.0
 
 
 def _preimport() -> None:
@@ -180,9 +194,9 @@ def _reseed() -> None:
         torch.seed()
 
 
-def _kill_everything_else() -> None:
-    """SIGKILL every process of the namespace but bwrap's init and the zygote, until none is left."""
-    keep = {1, os.getpid()}
+def _kill_everything_else(spare: int) -> None:
+    """SIGKILL every process of the namespace but bwrap's init, the zygote and ``spare``, until none is left."""
+    keep = {1, os.getpid(), spare}
     for _ in range(1000):
         others = [int(name) for name in os.listdir("/proc") if name.isdigit() and int(name) not in keep]
         if not others:
@@ -274,17 +288,19 @@ def _entries_holding_mounts(directory: str) -> set[str]:
     return spared
 
 
-def _serve_run(control: socket.socket, request: dict[str, Any], fds: list[int]) -> None:
+def _serve_run(control: socket.socket, cleaner: Cleaner, request: dict[str, Any], fds: list[int]) -> None:
+    gc.freeze()  # Again, for objects made since the last run, so that the run's collections skip them.
     pid = os.fork()
     if pid == 0:
+        cleaner.close()
         _become_run(request, fds, control)
     for fd in fds:
         os.close(fd)
     _send(control, event="started", pid=pid)
 
     status, usage = _wait_or_kill(control, pid)
-    _kill_everything_else()
-    clean = _clean_in_child()
+    _kill_everything_else(spare=cleaner.pid)
+    clean = cleaner.clean()
     untouched = _own_state() == _STARTING_STATE
     _send(
         control,
@@ -300,22 +316,49 @@ def _serve_run(control: socket.socket, request: dict[str, Any], fds: list[int]) 
         raise SystemExit(0)
 
 
-def _clean_in_child() -> bool:
-    """Remove what the run left behind, in a forked child; return whether nothing is left.
+class Cleaner:
+    """The zygote's handle on the cleaner process (see the theory of operation above)."""
 
-    Listing and deleting happen in a child so that the names the run chose
-    never enter the zygote's memory.
-    """
-    pid = os.fork()
-    if pid == 0:
+    def __init__(self, control: socket.socket) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.pid = os.fork()
+        if self.pid == 0:
+            ours.close()
+            control.close()  # Else the trusted side would not see the zygote's end of file.
+            _serve_cleaning(theirs)
+        theirs.close()
+        ours.settimeout(CLEANER_TIMEOUT_SECONDS)
+        self._socket = ours
+
+    def clean(self) -> bool:
+        """Ask the cleaner to remove what the last run left, and return whether nothing is left."""
         try:
-            _remove_ipc_objects()
-            _clean_writable_directories()
-            os._exit(0 if _nothing_left() else 1)
-        except BaseException:
-            os._exit(1)
-    _, status = os.waitpid(pid, 0)
-    return os.waitstatus_to_exitcode(status) == 0
+            # A run may have stopped the cleaner, and every process of the run is gone by now.
+            os.kill(self.pid, signal.SIGCONT)
+            self._socket.send(b"clean")
+            return self._socket.recv(16) == b"clean"
+        except OSError:
+            return False  # Killed, stopped or slowed by the run: the zygote restarts.
+
+    def close(self) -> None:
+        self._socket.close()
+
+
+def _serve_cleaning(requests: socket.socket) -> None:
+    """Clean after each request on ``requests`` until it closes. It never returns."""
+    code = 0
+    try:
+        while requests.recv(16):
+            try:
+                _remove_ipc_objects()
+                _clean_writable_directories()
+                reply = b"clean" if _nothing_left() else b"dirty"
+            except Exception:
+                reply = b"dirty"
+            requests.send(reply)
+    except BaseException:
+        code = 1
+    os._exit(code)
 
 
 def _nothing_left() -> bool:
@@ -376,7 +419,9 @@ def main(argv: list[str]) -> None:
     ctypes.CDLL(None).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    cleaner = Cleaner(control)  # Before the imports, so the cleaner stays small.
     _preimport()
+    gc.collect()
     global _STARTING_STATE
     _STARTING_STATE = _own_state()
     _send(control, event="ready")
@@ -390,7 +435,7 @@ def main(argv: list[str]) -> None:
                 os.close(fd)
             _send(control, event="error", message=f"expected a run request with {RUN_FDS} descriptors")
             continue
-        _serve_run(control, request, fds)
+        _serve_run(control, cleaner, request, fds)
 
 
 if __name__ == "__main__":

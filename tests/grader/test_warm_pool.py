@@ -408,6 +408,48 @@ def test_lowered_zygote_limit_restarts_it(zygote: Zygote):
     assert zygote.starts == starts + 1
 
 
+CLEANER_ATTACK = """
+import os, signal
+
+def solution(func, start_point):
+    open("/tmp/left-by-run", "w").write("x")
+    for name in os.listdir("/proc"):
+        if name.isdigit() and int(name) not in (1, 2, os.getpid()):
+            os.kill(int(name), signal.{signal})
+    return start_point
+"""
+
+
+def test_killed_cleaner_restarts_zygote(zygote: Zygote):
+    starts = zygote.starts
+    first = run_warm(zygote, CLEANER_ATTACK.format(signal="SIGKILL"))
+    second = run_warm(zygote, ORDINARY)
+
+    assert first.verdict is Verdict.ACCEPTED, first.detail
+    assert second.verdict is Verdict.ACCEPTED, second.detail
+    assert zygote.starts == starts + 1
+
+
+def test_stopped_cleaner_still_cleans(zygote: Zygote):
+    starts = zygote.starts
+    first = run_warm(zygote, CLEANER_ATTACK.format(signal="SIGSTOP"))
+    second = run_warm(
+        zygote,
+        """
+        import os
+
+        def solution(func, start_point):
+            print(os.path.exists("/tmp/left-by-run"))
+            return start_point
+        """,
+    )
+
+    assert first.verdict is Verdict.ACCEPTED, first.detail
+    assert second.verdict is Verdict.ACCEPTED, second.detail
+    assert second.stdout.strip() == "False"
+    assert zygote.starts == starts
+
+
 def test_posix_message_queue_refused(zygote: Zygote):
     result = run_warm(
         zygote,
