@@ -3,8 +3,8 @@
 Both figures are taken from inside a child process in the same run. One is
 the time per call of ``func`` in a real graded run: runner stub, pipe,
 trusted evaluator with its bookkeeping, pipe back. The other is the time per
-round trip of the same line-based messages bounced off a parent that does
-nothing else.
+round trip of messages of the same size and format bounced off a parent
+that does nothing else.
 Target: at most 1.5.
 
     .venv/bin/python bench/evaluator_cost.py [--calls 1000] [--repeat 5]
@@ -16,6 +16,7 @@ import argparse
 import os
 import re
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
@@ -41,14 +42,17 @@ def solution(func, start_point):
     return point
 """
 
-BARE_CHILD = """
+REQUEST = struct.pack("<cI2d", b"E", 16, 0.0, 1.948)
+REPLY = struct.pack("<cI3d", b"V", 24, 2.41, 0.0, -0.00118)
+
+BARE_CHILD = f"""
 import os, sys, time
 request_fd, reply_fd, calls = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 replies = os.fdopen(reply_fd, "rb", buffering=65536)
 started = time.perf_counter()
 for _ in range(calls):
-    os.write(request_fd, b"E 0.0 1.948\\n")
-    replies.readline().split()
+    os.write(request_fd, {REQUEST!r})
+    replies.read({len(REPLY)})
 print((time.perf_counter() - started) / calls)
 """
 
@@ -66,8 +70,8 @@ def bare_round_trip(calls: int) -> float:
     os.close(reply_read)
     requests = os.fdopen(request_read, "rb", buffering=65536)
     for _ in range(calls):
-        requests.readline()
-        os.write(reply_write, b"V 2.41 0.0 -0.00118\n")
+        requests.read(len(REQUEST))
+        os.write(reply_write, REPLY)
     output, _ = child.communicate()
     os.close(reply_write)
     requests.close()

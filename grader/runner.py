@@ -10,16 +10,20 @@ Usage::
 
     python -I runner.py SOLUTION_FILE REQUEST_FD REPLY_FD
 
-Protocol: one ASCII line per message, numbers written with ``repr(float)``.
+Protocol: each message is a kind byte, the payload's length as a 4-byte
+little-endian unsigned integer, and the payload. Points and values are
+little-endian IEEE doubles, so they cross the pipe exactly and without
+formatting, which matters once per evaluation.
 
 evaluator to runner (REPLY_FD):
-    ``C <dimension> <x0> [<x1> ...]``  start a case at this point
-    ``V <f> <g0> [<g1> ...]``          value and gradient for the last request
-    ``B <budget>``                     the budget is spent, no value
-    ``Q``                              no more cases: exit
+    ``C`` start point (doubles)       start a case at this point
+    ``V`` f, then the gradient         value and gradient for the last request
+    ``B`` budget (ASCII digits)        the budget is spent, no value
+    ``X`` reason (ASCII)               the request was not evaluated
+    ``Q`` (empty)                      no more cases: exit
 runner to evaluator (REQUEST_FD):
-    ``E <x0> [<x1> ...]``              evaluate ``func`` here
-    ``R <json>``                       a report: ``started``, ``ready``, ``returned`` or ``error``
+    ``E`` point (doubles)              evaluate ``func`` here
+    ``R`` report (JSON)                ``started``, ``ready``, ``returned`` or ``error``
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import importlib.util
 import json
 import math
 import os
+import struct
 import sys
 import threading
 import time
@@ -36,6 +41,8 @@ from typing import Any
 
 MAX_ERROR_CHARS = 8000
 MAX_POINT_ITEMS = 4096
+HEADER = struct.Struct("<cI")
+"""A message's kind byte and payload length in bytes."""
 
 
 class BudgetExhausted(RuntimeError):
@@ -50,38 +57,47 @@ class Channel:
         self._replies = os.fdopen(reply_fd, "rb", buffering=65536)
         # Student threads may call func concurrently; one request is in flight at a time.
         self._lock = threading.Lock()
+        self._requests: dict[int, struct.Struct] = {}
         self.budget_spent = False
 
-    def send(self, line: str) -> None:
-        data = (line + "\n").encode("ascii")
+    def send(self, kind: bytes, payload: bytes) -> None:
+        data = HEADER.pack(kind, len(payload)) + payload
         while data:
             written = os.write(self._request_fd, data)
             data = data[written:]
 
-    def receive(self) -> list[bytes]:
-        line = self._replies.readline()
-        if not line:
+    def receive(self) -> tuple[bytes, bytes]:
+        """Return the next message's kind and payload."""
+        header = self._replies.read(HEADER.size)
+        if len(header) < HEADER.size:
             raise SystemExit(0)  # The evaluator closed the pipe: grading is over.
-        return line.split()
+        kind, length = HEADER.unpack(header)
+        payload = self._replies.read(length)
+        if len(payload) < length:
+            raise SystemExit(0)
+        return kind, payload
 
     def report(self, **fields: Any) -> None:
-        self.send("R " + json.dumps(fields, separators=(",", ":")))
+        self.send(b"R", json.dumps(fields, separators=(",", ":")).encode("ascii"))
 
     def evaluate(self, point: list[float]) -> tuple[float, list[float]]:
-        request = ("E " + " ".join(map(repr, point)) + "\n").encode("ascii")
+        request = self._requests.get(len(point))
+        if request is None:
+            request = self._requests[len(point)] = struct.Struct(f"<cI{len(point)}d")
+        message = request.pack(b"E", 8 * len(point), *point)
         with self._lock:
-            os.write(self._request_fd, request)  # A pipe write this short is atomic and whole.
-            reply = self.receive()
-        if reply[0] == b"V":
-            values = list(map(float, reply[1:]))
-            return values[0], values[1:]
-        if reply[0] == b"B":
+            os.write(self._request_fd, message)  # A pipe write this short is atomic and whole.
+            kind, payload = self.receive()
+        if kind == b"V":
+            values = struct.unpack(f"<{len(payload) // 8}d", payload)
+            return values[0], list(values[1:])
+        if kind == b"B":
             self.budget_spent = True
             raise BudgetExhausted(
-                f"the evaluation budget of {reply[1].decode()} calls of func is spent; "
+                f"the evaluation budget of {payload.decode('ascii', 'replace')} calls of func is spent; "
                 "return your best point instead of calling func again"
             )
-        raise RuntimeError(f"func failed: {b' '.join(reply[1:]).decode('ascii', 'replace')}")
+        raise RuntimeError(f"func failed: {payload.decode('ascii', 'replace')}")
 
 
 def _point_from_argument(p: Any, dimension: int) -> list[float]:
@@ -283,11 +299,10 @@ def main(argv: list[str]) -> None:
     channel.report(status="ready")
 
     while True:
-        command = channel.receive()
-        if command[0] != b"C":
+        kind, payload = channel.receive()
+        if kind != b"C" or not payload or len(payload) % 8:
             return
-        dimension = int(command[1])
-        start = [float(v) for v in command[2 : 2 + dimension]]
+        start = list(struct.unpack(f"<{len(payload) // 8}d", payload))
         if not all(math.isfinite(v) for v in start):
             return
         run_case(channel, solution, path, start)

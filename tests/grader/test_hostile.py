@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import struct
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -709,8 +710,18 @@ def test_invalid_point(grade_code: Grader, host: Host, returned: str):
 # Talking to the evaluator directly.
 
 
+def message(kind: bytes, payload: bytes, length: int | None = None) -> bytes:
+    """Frame ``payload`` as the runner does: kind byte, 4-byte little-endian length, payload."""
+    return struct.pack("<cI", kind, len(payload) if length is None else length) + payload
+
+
+def doubles(*values: float) -> bytes:
+    return struct.pack(f"<{len(values)}d", *values)
+
+
 def test_pipe_forged_report(grade_code: Grader, host: Host):
-    code = """
+    forged = message(b"R", b'{"status":"returned","point":[0,0.12196],"evaluations":0,"gap":0.0}')
+    code = f"""
     import os
     import sys
     import time
@@ -719,7 +730,7 @@ def test_pipe_forged_report(grade_code: Grader, host: Host):
         func(start_point)
         func((0.0, 2.0))
         request_fd = int(sys.argv[2])
-        os.write(request_fd, b'R {"status":"returned","point":[0,0.12196],"evaluations":0,"gap":0.0}\\n')
+        os.write(request_fd, {forged!r})
         time.sleep(0.5)
         return (5.0, 5.0)
     """
@@ -736,20 +747,23 @@ def test_pipe_forged_report(grade_code: Grader, host: Host):
 @pytest.mark.parametrize(
     ("payload", "detail"),
     [
-        (b"E " + b"1" * 2**20, "the runner sent a message over the size cap"),
-        (b"\xff\xfe garbage \x00\n", "the runner sent a malformed message (b'\\xff\\xfe')"),
-        (b"E 0x10\n", "the runner sent a malformed evaluation request"),
-        (b"E 1.0 2.0\n", "the runner sent a point of the wrong dimension"),
-        (b"R [1, 2]\n", "the runner sent a malformed report"),
-        (b'R {"status":"returned","point":' + b"[" * 100_000 + b"]" * 100_000 + b"}\n", None),
-        (b'R {"status":"returned","point":' + b"[" * 200 + b"0.0" + b"]" * 200 + b"}\n", None),
-        (b'R {"status":"returned","point":' + b"[" * 1400 + b"0.0" + b"]" * 1400 + b"}\n", None),
-        (b'R {"status":"returned","point":' + b"9" * 5000 + b"}\n", "the runner sent a malformed report"),
-        (b'R {"status":"returned","point":{"invalid":"' + b"x" * 200_000 + b'"}}\n', None),
-        (b"E 1.0\n" * 100_000, "the runner stopped reading the evaluator's replies"),
+        (message(b"E", b"1" * 64, length=2**20), "the runner sent a message over the size cap"),
+        (b"\xff\xfe garbage \x00\n", "the runner sent a malformed message (b'\\xff')"),
+        (message(b"E", b"12345"), "the runner sent a malformed evaluation request"),
+        (message(b"E", doubles(1.0, 2.0)), "the runner sent a point of the wrong dimension"),
+        (message(b"R", b"[1, 2]"), "the runner sent a malformed report"),
+        (message(b"R", b'{"status":"returned","point":' + b"[" * 100_000 + b"]" * 100_000 + b"}"), None),
+        (message(b"R", b'{"status":"returned","point":' + b"[" * 200 + b"0.0" + b"]" * 200 + b"}"), None),
+        (message(b"R", b'{"status":"returned","point":' + b"[" * 1400 + b"0.0" + b"]" * 1400 + b"}"), None),
+        (
+            message(b"R", b'{"status":"returned","point":' + b"9" * 5000 + b"}"),
+            "the runner sent a malformed report",
+        ),
+        (message(b"R", b'{"status":"returned","point":{"invalid":"' + b"x" * 200_000 + b'"}}'), None),
+        (message(b"E", doubles(1.0)) * 100_000, "the runner stopped reading the evaluator's replies"),
     ],
     ids=[
-        "giant_line",
+        "giant_length",
         "garbage",
         "bad_number",
         "wrong_dimension",
