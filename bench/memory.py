@@ -1,4 +1,4 @@
-"""Print the memory of a running server's process and of each warm sandbox.
+"""Print the memory of a running server's process and of each worker: grading process and warm sandbox.
 
 Proportional set size (PSS) from ``/proc/PID/smaps_rollup``: pages shared
 between processes, such as a zygote's and its forks', count once in all.
@@ -49,20 +49,24 @@ def descendants(pid: int) -> list[int]:
 
 
 def pool_memory(service: Service) -> str:
-    """Describe the server's PSS, each warm sandbox's PSS, and their sum, in MiB."""
+    """Describe in MiB the server's PSS, each worker's (grading process and warm sandbox), and their sum."""
     server = pss_bytes(service.process.pid)
-    sandboxes = []
+    workers = []
     for pid in descendants(service.process.pid):
         try:
             command = Path(f"/proc/{pid}/cmdline").read_bytes()
         except OSError:
             continue
-        if b"zygote.py" in command and not command.startswith(b"bwrap"):
-            sandboxes.append(sum(pss_bytes(p) for p in [pid, *descendants(pid)]))
+        if b"grader.slot_process" in command:
+            sandbox = sum(pss_bytes(p) for p in descendants(pid))
+            workers.append((pss_bytes(pid), sandbox))
     mib = 2**20
-    per_sandbox = ", ".join(f"{size / mib:.0f}" for size in sandboxes)
-    total = server + sum(sandboxes)
-    return f"server {server / mib:.0f} MiB, warm sandboxes [{per_sandbox}] MiB, pool {total / mib:.0f} MiB"
+    each = ", ".join(f"{grading / mib:.0f} + {sandbox / mib:.0f}" for grading, sandbox in workers)
+    total = server + sum(grading + sandbox for grading, sandbox in workers)
+    return (
+        f"server {server / mib:.0f} MiB, workers (grading process + warm sandbox) [{each}] MiB, "
+        f"pool {total / mib:.0f} MiB"
+    )
 
 
 def main() -> None:

@@ -27,7 +27,7 @@ from grader.claims import LeaseRenewal, event, grade_claim
 from grader.dispatch import TASK_NAME, Dispatcher, Watchdog, make_celery
 from grader.errors import SandboxError
 from grader.sandbox import SandboxMode
-from grader.warm_pool import Zygote, warm_available
+from grader.slots import Slot
 from server.config import Settings
 from server.db import make_engine, make_session_factory
 from server.logs import configure_logging
@@ -48,18 +48,30 @@ _watchdog: Watchdog | None = None
 _watchdog_engine: Engine | None = None
 
 
-_zygote: Zygote | None = None
+_slot: Slot | None = None
 
 
-def warm_sandbox(slot: int) -> Zygote | None:
-    """Return this pool process's warm sandbox, created on first use; None when warm runs are off."""
-    global _zygote
-    if not settings.warm_pool or not warm_available(settings.sandbox):
-        return None
-    if _zygote is None or _zygote.slot != slot:
-        _zygote = Zygote(slot, settings.limits, settings.runs_dir / f"warm-{slot}-{os.getpid()}")
-        atexit.register(_zygote.stop)
-    return _zygote
+def process_slot(number: int) -> Slot:
+    """Return this pool process's worker slot, created on first use, with its warm sandbox."""
+    global _slot
+    if _slot is None or _slot.number != number:
+        if _slot is not None:
+            _slot.stop()
+        _slot = Slot(
+            number,
+            settings.limits,
+            settings.sandbox,
+            settings.runs_dir,
+            warm=settings.warm_pool,
+            warm_dir=settings.runs_dir / f"warm-{number}-{os.getpid()}",
+        )
+    return _slot
+
+
+@atexit.register
+def _stop_slot() -> None:
+    if _slot is not None:
+        _slot.stop()
 
 
 def session_factory() -> sessionmaker[Session]:
@@ -90,9 +102,7 @@ def grade_submission(submission_id: int) -> str:
     # NOTE: a second worker on the same machine reuses slots 0, 1, ... (see docs/deployment.md).
     slot = current_process_index(base=0) or 0
     with LeaseRenewal(factory, claim, settings.lease_seconds):
-        return grade_claim(
-            factory, claim, settings.limits, settings.sandbox, settings.runs_dir, slot, warm_sandbox(slot)
-        )
+        return grade_claim(factory, claim, process_slot(slot))
 
 
 @signals.setup_logging.connect

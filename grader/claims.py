@@ -10,17 +10,13 @@ from __future__ import annotations
 
 import logging
 import threading
-from pathlib import Path
 from types import TracebackType
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from grader import metrics, queue
 from grader.errors import GraderError
-from grader.grading import grade
-from grader.sandbox import Limits, SandboxMode
-from grader.warm_pool import Zygote
-from reference.labs import get_lab
+from grader.slots import Grader
 from server.db import transaction
 from server.lab_settings import grading_cases
 from server.models import utc_now
@@ -33,50 +29,25 @@ def event(submission_id: int, name: str) -> dict[str, object]:
     return {"submission_id": submission_id, "event": name}
 
 
-def grade_claim(
-    factory: sessionmaker[Session],
-    claim: queue.Claim,
-    limits: Limits,
-    mode: SandboxMode,
-    runs_dir: Path,
-    slot: int,
-    zygote: Zygote | None = None,
-) -> str:
-    """Grade ``claim``'s submission in the sandbox and store the verdict.
+def grade_claim(factory: sessionmaker[Session], claim: queue.Claim, grader: Grader) -> str:
+    """Grade ``claim``'s submission with ``grader``, a worker slot, and store the verdict.
 
-    ``slot`` picks the sandbox uid, so runs going on at once on one machine
-    must have different slots. ``zygote`` is the slot's warm sandbox. Only a
-    first attempt uses it: a retry after an internal error runs cold, so a
-    broken warm sandbox cannot fail a submission twice. Returns ``"done"``; ``"requeued"`` or
-    ``"failed"`` after an internal error (see ``queue.fail_internal``); or
-    ``"lost"`` when the lease expired first and the outcome was discarded.
+    Returns ``"done"``; ``"requeued"`` or ``"failed"`` after an internal error
+    (see ``queue.fail_internal``); or ``"lost"`` when the lease expired first
+    and the outcome was discarded.
     """
     submission_id = claim.submission_id
     logger.info(
         "submission %d running (attempt %d, slot %d)",
         submission_id,
         claim.attempts,
-        slot,
+        grader.number,
         extra=event(submission_id, "running"),
     )
     try:
-        lab = get_lab(claim.lab_id)
         with transaction(factory) as session:
-            cases, seeds = grading_cases(session, lab.lab_id)
-        launcher = zygote if zygote is not None and zygote.usable and claim.attempts == 1 else None
-        if launcher is None:
-            metrics.SANDBOX_STARTS.inc()
-        result = grade(
-            claim.code,
-            lab,
-            cases,
-            limits,
-            mode,
-            slot=slot,
-            work_root=runs_dir,
-            seeds=seeds,
-            launcher=launcher,
-        )
+            cases, seeds = grading_cases(session, claim.lab_id)
+        result = grader.grade(claim.code, claim.lab_id, cases, seeds, first_attempt=claim.attempts == 1)
     except (GraderError, OSError) as error:
         return _internal_error(factory, claim, str(error))
     except Exception as error:
@@ -84,6 +55,8 @@ def grade_claim(
             "submission %d: unexpected grader failure", submission_id, extra=event(submission_id, "error")
         )
         return _internal_error(factory, claim, f"unexpected grader failure: {error!r}")
+    finally:
+        metrics.SANDBOX_STARTS.inc(grader.take_sandbox_starts())
 
     metrics.RUN_WALL.observe(result.wall_seconds)
     if not queue.complete(factory, claim, result, result.outcomes):

@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from grader import metrics, sandbox
+from grader import sandbox
 from grader.errors import SandboxError
 from grader.sandbox import Limits, SandboxMode
 
@@ -115,7 +115,6 @@ class Zygote:
             theirs.close()
         self._control = ours
         self.starts += 1
-        metrics.SANDBOX_STARTS.inc()
         message = self.receive(START_TIMEOUT_SECONDS)
         if message.get("event") != "ready":
             self.stop()

@@ -1,15 +1,15 @@
 """The local worker pool: threads that take submissions off the queue and grade them.
 
-Each thread grades one submission at a time in its own sandboxed process, so
-the threads spend their time waiting on pipes and the pool's size is the
-number of runs that execute at once. One more thread renews the leases of
-running submissions and requeues those whose worker died.
+Each thread owns a worker slot, a child process that grades one submission
+at a time in its sandbox (``grader.slot_process``), so the threads spend
+their time waiting, and the pool's size is the number of runs that execute
+at once. One more thread renews the leases of running submissions and
+requeues those whose worker died.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from pathlib import Path
@@ -20,7 +20,8 @@ from grader import metrics, queue
 from grader.claims import event, grade_claim, log_expired
 from grader.errors import SandboxError
 from grader.sandbox import Limits, SandboxMode
-from grader.warm_pool import Zygote, warm_available
+from grader.slot_process import SlotProcess, SlotSettings
+from grader.slots import slot_cpu
 
 logger = logging.getLogger(__name__)
 
@@ -38,15 +39,16 @@ class WorkerPool:
         lease_seconds: float = 30.0,
         poll_seconds: float = 0.2,
         warm: bool = True,
+        log_format: str = "text",
     ) -> None:
         self.factory = factory
-        # One warm sandbox per slot, used only by that slot's thread and pinned to its CPU.
-        self.cpus = {slot: slot_cpu(slot) for slot in range(size)}
-        self.zygotes: dict[int, Zygote] = (
-            {slot: Zygote(slot, limits, runs_dir / f"warm-{slot}", self.cpus[slot]) for slot in range(size)}
-            if warm and warm_available(mode)
-            else {}
-        )
+        # One slot process per thread, with its warm sandbox, each pinned to a CPU of its own.
+        self.slots = {
+            number: SlotProcess(
+                SlotSettings(number, limits, mode, runs_dir.resolve(), slot_cpu(number), warm, log_format)
+            )
+            for number in range(size)
+        }
         self.size = size
         self.limits = limits
         self.mode = mode
@@ -103,25 +105,25 @@ class WorkerPool:
                     claim.submission_id,
                     extra=event(claim.submission_id, "requeued"),
                 )
-        # A warm sandbox still serving a run is left to die with this process (bwrap's
-        # --die-with-parent), so that run is not reported as the sandbox's failure.
-        busy = {slot for slot, thread in enumerate(self._threads) if thread.is_alive()}
-        for slot, zygote in self.zygotes.items():
-            if slot not in busy:
-                zygote.stop()
+        # A slot process still grading is left to die with its thread at this process's exit
+        # (PR_SET_PDEATHSIG), so that its run is not reported as the sandbox's failure.
         logger.info("worker pool stopped")
 
     def _work(self, slot: int) -> None:
-        zygote = self.zygotes.get(slot)
-        if zygote is not None and zygote.cpu is not None:
-            os.sched_setaffinity(0, {zygote.cpu})  # On Linux, 0 is this thread alone.
-        if zygote is not None:
-            try:
-                zygote.ensure_started()  # Before the first claim, so no submission waits for it.
-            except SandboxError as error:
-                logger.error(
-                    "worker %d: warm sandbox failed to start, runs start cold until it does: %s", slot, error
-                )
+        grader = self.slots[slot]
+        try:
+            grader.start()  # Before the first claim, so no submission waits for the warm sandbox.
+        except SandboxError as error:
+            logger.error(
+                "worker %d: its grading process failed to start, retrying at the first claim: %s", slot, error
+            )
+        metrics.SANDBOX_STARTS.inc(grader.take_sandbox_starts())
+        try:
+            self._take_claims(slot, grader)
+        finally:
+            grader.stop()
+
+    def _take_claims(self, slot: int, grader: SlotProcess) -> None:
         while not self._stopping.is_set():
             try:
                 claim = queue.claim_next(self.factory, self.lease_seconds)
@@ -136,9 +138,7 @@ class WorkerPool:
             with self._held_lock:
                 self._held[slot] = claim
             try:
-                grade_claim(
-                    self.factory, claim, self.limits, self.mode, self.runs_dir, slot, self.zygotes.get(slot)
-                )
+                grade_claim(self.factory, claim, grader)
             except Exception:
                 # Storing the outcome failed, for example because the database is down. The lease
                 # expires and the watchdog requeues the submission, so the thread goes on.
@@ -166,12 +166,3 @@ class WorkerPool:
                         self._wake.set()
             except Exception:
                 logger.exception("lease keeper failed; retrying in %.0f s", interval)
-
-
-def slot_cpu(slot: int) -> int | None:
-    """Return the CPU for worker slot ``slot``: the process's allowed CPUs in turn, or None if unknown."""
-    try:
-        allowed = sorted(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return None
-    return allowed[slot % len(allowed)] if allowed else None

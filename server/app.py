@@ -133,6 +133,7 @@ def _start_pool(settings: Settings, app: FastAPI) -> WorkerPool | None:
         lease_seconds=settings.lease_seconds,
         poll_seconds=settings.poll_seconds,
         warm=settings.warm_pool,
+        log_format=settings.log_format,
     )
     pool.start()
     return pool
