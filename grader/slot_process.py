@@ -21,6 +21,7 @@ request ``(code, lab_id, cases, seeds, first_attempt)`` and a reply
 from __future__ import annotations
 
 import ctypes
+import gc
 import logging
 import os
 import signal
@@ -76,6 +77,7 @@ class SlotProcess:
         self._process: subprocess.Popen[bytes] | None = None
         self._connection: Connection | None = None
         self._new_starts = 0
+        self._timeout = GRADE_SLACK_SECONDS
 
     @property
     def pid(self) -> int | None:
@@ -90,6 +92,10 @@ class SlotProcess:
         environment["PYTHONPATH"] = os.pathsep.join(
             [str(PROJECT_ROOT), *filter(None, [environment.get("PYTHONPATH")])]
         )
+        # The child's NumPy works on arrays of a few thousand numbers, so math-library threads
+        # would gain nothing and only compete with the runs for the CPUs.
+        for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            environment.setdefault(name, "1")
         try:
             self._process = subprocess.Popen(
                 [sys.executable, "-m", "grader.slot_process", str(theirs.fileno()), str(os.getpid())],
@@ -114,7 +120,14 @@ class SlotProcess:
     def grade(
         self, code: str, lab_id: str, cases: list[Instance], seeds: list[int | None], first_attempt: bool
     ) -> GradeResult:
-        """Grade as ``Slot.grade`` does, in the child; start the child again first if it has died."""
+        """Grade as ``Slot.grade`` does, in the child."""
+        self.submit(code, lab_id, cases, seeds, first_attempt)
+        return self.collect()
+
+    def submit(
+        self, code: str, lab_id: str, cases: list[Instance], seeds: list[int | None], first_attempt: bool
+    ) -> None:
+        """Send one submission to the child, starting the child again first if it has died."""
         if self._process is None or self._process.poll() is not None:
             if self._process is not None:
                 logger.warning(
@@ -124,8 +137,11 @@ class SlotProcess:
                 )
             self.start()
         self._send((code, lab_id, cases, seeds, first_attempt))
-        timeout = (len(cases) + 2) * self.settings.limits.wall_time + GRADE_SLACK_SECONDS
-        kind, value = self._receive(timeout)
+        self._timeout = (len(cases) + 2) * self.settings.limits.wall_time + GRADE_SLACK_SECONDS
+
+    def collect(self) -> GradeResult:
+        """Wait for the grade of the submission ``submit`` sent; raises ``GraderError`` as ``Slot.grade`` does."""
+        kind, value = self._receive(self._timeout)
         if kind == "result" and isinstance(value, GradeResult):
             return value
         if kind == "error" and isinstance(value, GraderError):
@@ -199,6 +215,7 @@ def _serve(connection: Connection, slot: Slot) -> None:
         except EOFError:
             return
         reply: tuple[str, Any]
+        gc.disable()
         try:
             reply = ("result", slot.grade(code, lab_id, cases, seeds, first_attempt))
         except GraderError as error:
@@ -208,6 +225,8 @@ def _serve(connection: Connection, slot: Slot) -> None:
         except Exception as error:
             logger.exception("slot %d: unexpected grader failure", slot.number)
             reply = ("error", GraderError(f"unexpected grader failure: {error!r}"))
+        finally:
+            gc.enable()
         connection.send((*reply, slot.take_sandbox_starts()))
 
 
