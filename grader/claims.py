@@ -1,7 +1,9 @@
 """Grade one claimed submission and store its outcome under the claim's lease.
 
-The local pool (``grader.worker``) and the Celery task (``grader.celery_app``)
-both grade through ``grade_claim``. Each state change is logged with the
+The Celery task (``grader.celery_app``) grades through ``grade_claim``. The
+local pool (``grader.worker``) calls its three steps, ``start_grading``,
+``collect_grade`` and ``store_outcome``, itself, so that it stores one
+outcome while its slot already runs the next submission. Each state change is logged with the
 extra fields ``submission_id`` and ``event``, which the JSON log format
 (``GRADEDESCENT_LOG_FORMAT=json``) writes as keys of their own.
 """
@@ -10,12 +12,14 @@ from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import dataclass
 from types import TracebackType
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from grader import metrics, queue
 from grader.errors import GraderError
+from grader.grading import GradeResult
 from grader.slots import Grader
 from server.db import transaction
 from server.lab_settings import grading_cases
@@ -29,13 +33,27 @@ def event(submission_id: int, name: str) -> dict[str, object]:
     return {"submission_id": submission_id, "event": name}
 
 
+@dataclass(frozen=True)
+class GraderFailure:
+    """The service's own failure to grade a submission, stored as an internal error."""
+
+    message: str
+
+
+Outcome = GradeResult | GraderFailure
+
+
 def grade_claim(factory: sessionmaker[Session], claim: queue.Claim, grader: Grader) -> str:
     """Grade ``claim``'s submission with ``grader``, a worker slot, and store the verdict.
 
-    Returns ``"done"``; ``"requeued"`` or ``"failed"`` after an internal error
-    (see ``queue.fail_internal``); or ``"lost"`` when the lease expired first
-    and the outcome was discarded.
+    Returns what ``store_outcome`` returns.
     """
+    failure = start_grading(factory, claim, grader)
+    return store_outcome(factory, claim, failure or collect_grade(claim, grader))
+
+
+def start_grading(factory: sessionmaker[Session], claim: queue.Claim, grader: Grader) -> GraderFailure | None:
+    """Hand ``claim``'s submission to ``grader`` with its cases; return the failure if that failed."""
     submission_id = claim.submission_id
     logger.info(
         "submission %d running (attempt %d, slot %d)",
@@ -47,30 +65,57 @@ def grade_claim(factory: sessionmaker[Session], claim: queue.Claim, grader: Grad
     try:
         with transaction(factory) as session:
             cases, seeds = grading_cases(session, claim.lab_id)
-        result = grader.grade(claim.code, claim.lab_id, cases, seeds, first_attempt=claim.attempts == 1)
-    except (GraderError, OSError) as error:
-        return _internal_error(factory, claim, str(error))
+        grader.submit(claim.code, claim.lab_id, cases, seeds, first_attempt=claim.attempts == 1)
     except Exception as error:
-        logger.exception(
-            "submission %d: unexpected grader failure", submission_id, extra=event(submission_id, "error")
-        )
-        return _internal_error(factory, claim, f"unexpected grader failure: {error!r}")
+        return _failure(claim, error)
+    return None
+
+
+def collect_grade(claim: queue.Claim, grader: Grader) -> Outcome:
+    """Wait for the grade that ``start_grading`` handed to ``grader``."""
+    try:
+        return grader.collect()
+    except Exception as error:
+        return _failure(claim, error)
     finally:
         metrics.SANDBOX_STARTS.inc(grader.take_sandbox_starts())
 
-    metrics.RUN_WALL.observe(result.wall_seconds)
-    if not queue.complete(factory, claim, result, result.outcomes):
+
+def _failure(claim: queue.Claim, error: Exception) -> GraderFailure:
+    if isinstance(error, (GraderError, OSError)):
+        return GraderFailure(str(error))
+    logger.error(
+        "submission %d: unexpected grader failure",
+        claim.submission_id,
+        exc_info=error,
+        extra=event(claim.submission_id, "error"),
+    )
+    return GraderFailure(f"unexpected grader failure: {error!r}")
+
+
+def store_outcome(factory: sessionmaker[Session], claim: queue.Claim, outcome: Outcome) -> str:
+    """Store a graded result, or an internal error, under ``claim``'s lease.
+
+    Returns ``"done"``; ``"requeued"`` or ``"failed"`` after an internal error
+    (see ``queue.fail_internal``); or ``"lost"`` when the lease expired first
+    and the outcome was discarded.
+    """
+    if isinstance(outcome, GraderFailure):
+        return _internal_error(factory, claim, outcome.message)
+    submission_id = claim.submission_id
+    metrics.RUN_WALL.observe(outcome.wall_seconds)
+    if not queue.complete(factory, claim, outcome, outcome.outcomes):
         logger.warning(
             "submission %d: lease lost, result discarded; the submission was requeued for another worker",
             submission_id,
             extra=event(submission_id, "lease_lost"),
         )
         return "lost"
-    metrics.GRADED.labels(result.verdict.value).inc()
+    metrics.GRADED.labels(outcome.verdict.value).inc()
     if claim.created_at is not None:
         metrics.LATENCY.observe((utc_now() - claim.created_at).total_seconds())
     logger.info(
-        "submission %d done: %s", submission_id, result.verdict.value, extra=event(submission_id, "done")
+        "submission %d done: %s", submission_id, outcome.verdict.value, extra=event(submission_id, "done")
     )
     return "done"
 

@@ -22,13 +22,19 @@ logger = logging.getLogger(__name__)
 
 
 class Grader(Protocol):
-    """What ``grader.claims.grade_claim`` grades with: a ``Slot`` or a ``SlotProcess``."""
+    """What ``grader.claims`` grades with: a ``Slot`` or a ``SlotProcess``.
+
+    ``submit`` hands over one submission and ``collect`` returns its grade, so
+    a caller can do other work in between; a ``Slot`` grades in ``collect``.
+    """
 
     number: int
 
-    def grade(
+    def submit(
         self, code: str, lab_id: str, cases: list[Instance], seeds: list[int | None], first_attempt: bool
-    ) -> GradeResult: ...
+    ) -> None: ...
+
+    def collect(self) -> GradeResult: ...
 
     def take_sandbox_starts(self) -> int: ...
 
@@ -62,6 +68,7 @@ class Slot:
         )
         self._cold_starts = 0
         self._counted_starts = 0
+        self._submitted: tuple[str, str, list[Instance], list[int | None], bool] | None = None
 
     def start(self) -> None:
         """Start the warm sandbox now, so that the first submission does not wait for it."""
@@ -99,6 +106,19 @@ class Slot:
             seeds=seeds,
             launcher=launcher,
         )
+
+    def submit(
+        self, code: str, lab_id: str, cases: list[Instance], seeds: list[int | None], first_attempt: bool
+    ) -> None:
+        """Keep the arguments of ``grade`` for ``collect``."""
+        self._submitted = (code, lab_id, cases, seeds, first_attempt)
+
+    def collect(self) -> GradeResult:
+        """Grade what ``submit`` was given."""
+        if self._submitted is None:
+            raise RuntimeError("collect() called without a submit() before it")
+        submitted, self._submitted = self._submitted, None
+        return self.grade(*submitted)
 
     def take_sandbox_starts(self) -> int:
         """Return how many sandboxes started, cold or warm, since the last call."""

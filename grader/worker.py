@@ -17,7 +17,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session, sessionmaker
 
 from grader import metrics, queue
-from grader.claims import event, grade_claim, log_expired
+from grader.claims import Outcome, collect_grade, event, log_expired, start_grading, store_outcome
 from grader.errors import SandboxError
 from grader.sandbox import Limits, SandboxMode
 from grader.slot_process import SlotProcess, SlotSettings
@@ -60,7 +60,7 @@ class WorkerPool:
         self._wake = threading.Event()
         self._threads: list[threading.Thread] = []
         self._keeper: threading.Thread | None = None
-        self._held: dict[int, queue.Claim] = {}
+        self._held: dict[int, queue.Claim] = {}  # By submission id: claimed and not yet stored.
         self._held_lock = threading.Lock()
 
     def start(self) -> None:
@@ -124,33 +124,56 @@ class WorkerPool:
             grader.stop()
 
     def _take_claims(self, slot: int, grader: SlotProcess) -> None:
+        """Grade claims one after another, storing each outcome while the next one runs.
+
+        Storing an outcome takes a commit, which waits for the disk. Claiming
+        the next submission and handing it to the slot first keeps the slot's
+        CPU busy meanwhile: on a 2-CPU VM the slot otherwise idled about 10 ms
+        between submissions.
+        """
+        graded: tuple[queue.Claim, Outcome] | None = None  # Collected, not yet stored.
         while not self._stopping.is_set():
-            try:
-                claim = queue.claim_next(self.factory, self.lease_seconds)
-            except Exception:
-                logger.exception("worker %d could not read the queue; retrying", slot)
-                self._stopping.wait(1.0)
-                continue
+            claim = self._claim_next(slot)
+            failure = start_grading(self.factory, claim, grader) if claim is not None else None
+            if graded is not None:
+                self._store(slot, *graded)
+                graded = None
             if claim is None:
                 self._wake.wait(self.poll_seconds)
                 self._wake.clear()
                 continue
+            graded = (claim, failure or collect_grade(claim, grader))
+        if graded is not None:
+            self._store(slot, *graded)
+
+    def _claim_next(self, slot: int) -> queue.Claim | None:
+        """Claim the next submission and hold its lease, or return None if there is none or the queue failed."""
+        try:
+            claim = queue.claim_next(self.factory, self.lease_seconds)
+        except Exception:
+            logger.exception("worker %d could not read the queue; retrying", slot)
+            self._stopping.wait(1.0)
+            return None
+        if claim is not None:
             with self._held_lock:
-                self._held[slot] = claim
-            try:
-                grade_claim(self.factory, claim, grader)
-            except Exception:
-                # Storing the outcome failed, for example because the database is down. The lease
-                # expires and the watchdog requeues the submission, so the thread goes on.
-                logger.exception(
-                    "worker %d could not store the outcome of submission %d; its lease will expire",
-                    slot,
-                    claim.submission_id,
-                    extra=event(claim.submission_id, "error"),
-                )
-            finally:
-                with self._held_lock:
-                    self._held.pop(slot, None)
+                self._held[claim.submission_id] = claim
+        return claim
+
+    def _store(self, slot: int, claim: queue.Claim, outcome: Outcome) -> None:
+        try:
+            store_outcome(self.factory, claim, outcome)
+        except Exception:
+            # Storing the outcome failed, for example because the database is down. The lease
+            # expires and the watchdog requeues the submission, so the thread goes on.
+            logger.exception(
+                "worker %d could not store the outcome of submission %d; its lease will expire",
+                slot,
+                claim.submission_id,
+                extra=event(claim.submission_id, "error"),
+            )
+        finally:
+            with self._held_lock:
+                self._held.pop(claim.submission_id, None)
 
     def _keep_leases(self) -> None:
         interval = self.lease_seconds / 3
