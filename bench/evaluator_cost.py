@@ -7,7 +7,7 @@ round trip of messages of the same size and format bounced off a parent
 that does nothing else.
 Target: at most 1.5.
 
-    .venv/bin/python bench/evaluator_cost.py [--calls 1000] [--repeat 5]
+    .venv/bin/python bench/evaluator_cost.py [--calls 1000] [--repeat 5] [--pinned]
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shutil
 import statistics
 import struct
 import subprocess
@@ -28,6 +29,7 @@ sys.path.insert(0, str(REPOSITORY))
 
 from grader.grading import grade  # noqa: E402
 from grader.sandbox import Limits, SandboxMode  # noqa: E402
+from grader.warm_pool import Zygote  # noqa: E402
 from reference.labs import get_lab  # noqa: E402
 
 TIMED_SOLUTION = """
@@ -57,12 +59,16 @@ print((time.perf_counter() - started) / calls)
 """
 
 
-def bare_round_trip(calls: int) -> float:
-    """Bounce ``calls`` protocol-sized lines off this process and return seconds per round trip."""
+def bare_round_trip(calls: int, cpu: int | None = None) -> float:
+    """Bounce ``calls`` protocol-sized messages off this process and return seconds per round trip.
+
+    With ``cpu``, this process and the child both run on that CPU only.
+    """
     request_read, request_write = os.pipe()
     reply_read, reply_write = os.pipe()
+    pin = ["taskset", "--cpu-list", str(cpu)] if cpu is not None else []
     child = subprocess.Popen(
-        [sys.executable, "-c", BARE_CHILD, str(request_write), str(reply_read), str(calls)],
+        [*pin, sys.executable, "-c", BARE_CHILD, str(request_write), str(reply_read), str(calls)],
         pass_fds=(request_write, reply_read),
         stdout=subprocess.PIPE,
     )
@@ -78,7 +84,8 @@ def bare_round_trip(calls: int) -> float:
     return float(output)
 
 
-def evaluator_round_trip(calls: int, mode: SandboxMode) -> float:
+def evaluator_round_trip(calls: int, mode: SandboxMode, zygote: Zygote | None = None) -> float:
+    """Return seconds per call of ``func`` in a graded run, cold or forked from ``zygote``."""
     lab = get_lab("lab3")
     with tempfile.TemporaryDirectory() as work_root:
         result = grade(
@@ -88,6 +95,7 @@ def evaluator_round_trip(calls: int, mode: SandboxMode) -> float:
             Limits(),
             mode,
             work_root=Path(work_root),
+            launcher=zygote,
         )
     match = re.search(r"per_call (\S+)", result.stdout)
     if match is None:
@@ -104,16 +112,34 @@ def main() -> None:
     )
     parser.add_argument("--repeat", type=int, default=5, help="samples of each kind, interleaved")
     parser.add_argument("--sandbox", choices=[m.value for m in SandboxMode], default="bwrap")
+    parser.add_argument(
+        "--pinned",
+        action="store_true",
+        help="run both sides on CPU 0, as a worker slot does: a warm run and the evaluator in this process",
+    )
     arguments = parser.parse_args()
+    mode = SandboxMode(arguments.sandbox)
 
+    zygote = None
+    cpu = 0 if arguments.pinned else None
+    if arguments.pinned:
+        os.sched_setaffinity(0, {0})
+        zygote = Zygote(0, Limits(), Path(tempfile.mkdtemp(prefix="warm-")), cpu=0)
+        zygote.ensure_started()
     bare, real = [], []
-    for _ in range(arguments.repeat):
-        bare.append(bare_round_trip(arguments.calls))
-        real.append(evaluator_round_trip(arguments.calls, SandboxMode(arguments.sandbox)))
+    try:
+        for _ in range(arguments.repeat):
+            bare.append(bare_round_trip(arguments.calls, cpu))
+            real.append(evaluator_round_trip(arguments.calls, mode, zygote))
+    finally:
+        if zygote is not None:
+            zygote.stop()
+            shutil.rmtree(zygote.files_dir, ignore_errors=True)
     bare_median = statistics.median(bare)
     real_median = statistics.median(real)
-    print(f"bare pipe round trip:       {bare_median * 1e6:8.1f} us (median of {arguments.repeat})")
-    print(f"evaluated call of func:     {real_median * 1e6:8.1f} us (median of {arguments.repeat})")
+    where = "both on CPU 0" if arguments.pinned else "scheduled freely"
+    print(f"bare pipe round trip:       {bare_median * 1e6:8.1f} us (median of {arguments.repeat}, {where})")
+    print(f"evaluated call of func:     {real_median * 1e6:8.1f} us (median of {arguments.repeat}, {where})")
     print(f"ratio evaluator / bare:     {real_median / bare_median:8.2f}   (target <= 1.5)")
 
 
