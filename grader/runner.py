@@ -57,7 +57,8 @@ class Channel:
         self._replies = os.fdopen(reply_fd, "rb", buffering=65536)
         # Student threads may call func concurrently; one request is in flight at a time.
         self._lock = threading.Lock()
-        self._requests: dict[int, struct.Struct] = {}
+        # By dimension: the Structs of an evaluation request and of its reply's payload.
+        self._structs: dict[int, tuple[struct.Struct, struct.Struct]] = {}
         self.budget_spent = False
 
     def send(self, kind: bytes, payload: bytes) -> None:
@@ -81,15 +82,19 @@ class Channel:
         self.send(b"R", json.dumps(fields, separators=(",", ":")).encode("ascii"))
 
     def evaluate(self, point: list[float]) -> tuple[float, list[float]]:
-        request = self._requests.get(len(point))
-        if request is None:
-            request = self._requests[len(point)] = struct.Struct(f"<cI{len(point)}d")
+        structs = self._structs.get(len(point))
+        if structs is None:
+            structs = self._structs[len(point)] = (
+                struct.Struct(f"<cI{len(point)}d"),
+                struct.Struct(f"<{len(point) + 1}d"),
+            )
+        request, reply = structs
         message = request.pack(b"E", 8 * len(point), *point)
         with self._lock:
             os.write(self._request_fd, message)  # A pipe write this short is atomic and whole.
             kind, payload = self.receive()
-        if kind == b"V":
-            values = struct.unpack(f"<{len(payload) // 8}d", payload)
+        if kind == b"V" and len(payload) == reply.size:
+            values = reply.unpack(payload)
             return values[0], list(values[1:])
         if kind == b"B":
             self.budget_spent = True
