@@ -62,7 +62,7 @@ def submit_all(service: Service, tokens: list[str], total: int, clients: int) ->
             response = connections[index].getresponse()
             answer = response.read()
             if response.status != 202:
-                raise RuntimeError(f"POST answered {response.status}: {answer[:300]!r}")
+                raise RuntimeError(f"POST returned {response.status}: {answer[:300]!r}")
             ids.append(int(json.loads(answer)["id"]))
         return ids
 

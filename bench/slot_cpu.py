@@ -3,10 +3,10 @@
 One grading process (``grader.slot_process``) with its warm sandbox, pinned
 to CPU 0 as the local pool pins slot 0, grades ``--count`` Lab 3 Nesterov
 solutions on the full case set, without the API. Per submission the script
-prints the wall time, the run's CPU time as the kernel counts it and as the
-runner reports it inside ``solution``, and the CPU time of the grading
-process (the evaluator) and of the warm sandbox's own processes (the zygote
-and its cleaner), read from ``/proc``.
+prints the wall time and the run's CPU time, as the kernel counts it and as
+the runner reports it inside ``solution``. It also prints the CPU time of
+the grading process (the evaluator) and of the zygote and its cleaner, read
+from ``/proc``.
 
     .venv/bin/python bench/slot_cpu.py [--count 20]
 """

@@ -3,9 +3,9 @@
 The Celery task (``grader.celery_app``) grades through ``grade_claim``. The
 local pool (``grader.worker``) calls its three steps, ``start_grading``,
 ``collect_grade`` and ``store_outcome``, itself, so that it stores one
-outcome while its slot already runs the next submission. Each state change is logged with the
-extra fields ``submission_id`` and ``event``, which the JSON log format
-(``GRADEDESCENT_LOG_FORMAT=json``) writes as keys of their own.
+outcome while its slot already runs the next submission. Each state change
+is logged with the extra fields ``submission_id`` and ``event``, which the
+JSON log format (``GRADEDESCENT_LOG_FORMAT=json``) writes as keys of their own.
 """
 
 from __future__ import annotations

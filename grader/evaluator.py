@@ -288,8 +288,8 @@ class Evaluator:
             poller.close()
 
     def _serve(self, poller: select.epoll, streams: dict[int, str], request_fd: int) -> None:
-        # The loop runs once per evaluation, so it answers a lone in-budget evaluation request
-        # itself, from locals that it refreshes when a case starts; every other message takes
+        # The loop runs once per evaluation, so it replies to a lone in-budget evaluation request
+        # itself, from locals that it refreshes when a case starts. Every other message takes
         # the general path (_take_requests).
         # NOTE: an evaluation still costs about 12 us of this process's CPU on a 2-CPU VM,
         # against about 80 us of student CPU per torch step (docs/performance.md).

@@ -1,7 +1,7 @@
 """A worker slot in a child process of its own, so that its evaluator has a GIL to itself.
 
-The evaluator answers every ``func`` call of a run, thousands per
-submission, in a few microseconds of Python each. In the API's process it
+The evaluator replies to every ``func`` call of a run, thousands per
+submission, with a few microseconds of Python each. In the API's process it
 waits for the GIL whenever a request handler or another slot's evaluator
 holds it, and the run waits with it. So the local pool starts one child per
 slot (``python -m grader.slot_process``), which owns the slot's warm sandbox
@@ -53,7 +53,7 @@ PR_SET_PDEATHSIG = 1
 
 @dataclass(frozen=True)
 class SlotSettings:
-    """What the child needs to build its ``Slot``: the ``Slot`` arguments and the log format."""
+    """The settings the child builds its ``Slot`` from: the ``Slot`` arguments and the log format."""
 
     number: int
     limits: Limits
@@ -88,6 +88,7 @@ class SlotProcess:
         """Start the child and wait until its warm sandbox is up; raises ``SandboxError`` if it cannot start."""
         self.stop()
         ours, theirs = socket.socketpair()
+
         environment = dict(os.environ)
         environment["PYTHONPATH"] = os.pathsep.join(
             [str(PROJECT_ROOT), *filter(None, [environment.get("PYTHONPATH")])]
@@ -110,6 +111,7 @@ class SlotProcess:
             ) from error
         finally:
             theirs.close()
+
         self._connection = Connection(ours.detach())
         self._send(self.settings)
         kind, value = self._receive(START_TIMEOUT_SECONDS)

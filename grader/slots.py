@@ -22,7 +22,7 @@ logger = logging.getLogger(__name__)
 
 
 class Grader(Protocol):
-    """What ``grader.claims`` grades with: a ``Slot`` or a ``SlotProcess``.
+    """The worker slot that ``grader.claims`` grades with: a ``Slot`` or a ``SlotProcess``.
 
     ``submit`` hands over one submission and ``collect`` returns its grade, so
     a caller can do other work in between; a ``Slot`` grades in ``collect``.

@@ -36,7 +36,7 @@ enter the zygote's memory, and it lives across runs because a fork of the
 zygote costs milliseconds that every submission would pay. A run has the
 cleaner's uid, so it can kill, stop or slow the cleaner, but not read or
 change its memory. Each such failure makes the cleaner's reply "dirty" or
-late, and the zygote then asks for a restart.
+late, and the zygote then requests a restart.
 
 The zygote freezes its objects out of reach of the garbage collector before
 each fork, so that a collection in a run does not write to, and copy, every
