@@ -28,6 +28,7 @@ runner to evaluator (REQUEST_FD):
 
 from __future__ import annotations
 
+import ctypes
 import importlib.util
 import json
 import math
@@ -43,6 +44,15 @@ MAX_ERROR_CHARS = 8000
 MAX_POINT_ITEMS = 4096
 HEADER = struct.Struct("<cI")
 """A message's kind byte and payload length in bytes."""
+
+
+KEYCTL_SYSCALL = {"x86_64": 250, "aarch64": 219}
+KEYCTL_JOIN_SESSION_KEYRING = 1
+KEYCTL_CLEAR = 7
+KEYCTL_GET_PERSISTENT = 22
+KEY_SPEC_PROCESS_KEYRING = -2
+KEY_SPEC_USER_KEYRING = -4
+KEY_SPEC_USER_SESSION_KEYRING = -5
 
 
 class BudgetExhausted(RuntimeError):
@@ -291,8 +301,34 @@ def run_case(channel: Channel, solution: Any, path: str, start: list[float]) -> 
     channel.report(status="returned", point=result, cpu_seconds=cpu_seconds)
 
 
+def clear_keyrings() -> None:
+    """Join a new session keyring and empty the keyrings that belong to this uid.
+
+    Runs of one worker slot share a uid, and its user, user-session and
+    persistent keyrings outlive every process, so a key one run added would
+    reach the next. Runs forked by one zygote also share its session keyring.
+    This runs before the student's file is imported, and a keyring the kernel
+    does not offer is skipped.
+    """
+    number = KEYCTL_SYSCALL.get(os.uname().machine)
+    if number is None:
+        return  # NOTE: on other architectures keys can pass between runs of a slot.
+    libc = ctypes.CDLL(None, use_errno=True)
+
+    def keyctl(*arguments: int) -> int:
+        return int(libc.syscall(ctypes.c_long(number), *(ctypes.c_long(a) for a in arguments)))
+
+    keyctl(KEYCTL_JOIN_SESSION_KEYRING, 0)
+    for keyring in (KEY_SPEC_USER_KEYRING, KEY_SPEC_USER_SESSION_KEYRING):
+        keyctl(KEYCTL_CLEAR, keyring)
+    persistent = keyctl(KEYCTL_GET_PERSISTENT, -1, KEY_SPEC_PROCESS_KEYRING)
+    if persistent > 0:
+        keyctl(KEYCTL_CLEAR, persistent)
+
+
 def main(argv: list[str]) -> None:
     path, request_fd, reply_fd = argv[1], int(argv[2]), int(argv[3])
+    clear_keyrings()
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     channel = Channel(request_fd, reply_fd)
     channel.report(status="started")  # Tells the sandbox's own failures apart from the student's.

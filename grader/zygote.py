@@ -35,8 +35,9 @@ The cleaner lives in its own process so that the names a run chose never
 enter the zygote's memory, and it lives across runs because a fork of the
 zygote costs milliseconds that every submission would pay. A run has the
 cleaner's uid, so it can kill, stop or slow the cleaner, but not read or
-change its memory. Each such failure makes the cleaner's reply "dirty" or
-late, and the zygote then requests a restart.
+change its memory. A killed or failing cleaner replies "dirty" or not at all,
+and a changed one fails the state check below; either way the zygote then
+requests a restart.
 
 The zygote freezes its objects out of reach of the garbage collector before
 each fork, so that a collection in a run does not write to, and copy, every
@@ -45,8 +46,9 @@ which makes each fork and each run's exit cheaper (``_collapse_heap``).
 
 The zygote is not dumpable, so a run, though it has the same uid, can neither
 ptrace it nor read its memory. A run can still signal it, or change its
-rlimits, priority or CPU affinity. So after each run the zygote compares
-those with their values at start. If they changed, or the cleaner found
+rlimits, priority, scheduling policy or CPU affinity, and the cleaner's. So
+after each run the zygote compares those of both with their values at
+start. If they changed, or the cleaner found
 anything left, the exit report asks for a restart and the zygote exits: the
 next run gets a fresh sandbox. If the zygote dies or stops responding during
 a run, the trusted side kills the whole sandbox, counts an internal error and
@@ -55,7 +57,8 @@ grades the submission again in a cold sandbox.
 Messages, zygote to trusted side: ``{"event": "ready"}`` once imports are
 done, ``{"event": "started", "pid": N}`` and ``{"event": "exited", "status":
 S, "cpu_seconds": T, "max_rss_bytes": M, "restart": R}`` for each run, ``{"event":
-"error", "message": "..."}`` if a request cannot be served.
+"error", "message": "..."}`` if a request cannot be served. A kill request
+that arrives after its run has ended gets no reply.
 """
 
 from __future__ import annotations
@@ -330,7 +333,7 @@ def _serve_run(control: socket.socket, cleaner: Cleaner, request: dict[str, Any]
     status, usage = _wait_or_kill(control, pid)
     _kill_everything_else(spare=cleaner.pid)
     clean = cleaner.clean()
-    untouched = _own_state() == _STARTING_STATE
+    untouched = _untouched(cleaner)
     _send(
         control,
         event="exited",
@@ -404,15 +407,30 @@ def _nothing_left() -> bool:
     return True
 
 
-def _own_state() -> tuple[object, ...]:
-    """Return what a run with this process's uid could change about it: rlimits, priority, CPUs."""
+def _process_state(pid: int) -> tuple[object, ...]:
+    """Return what a run with the uid of process ``pid`` (0 for this one) could change about it.
+
+    That is its rlimits, nice value, scheduling policy and CPUs; a ``ProcessLookupError``
+    means the process is gone. The I/O priority is left out: runs write only to a
+    tmpfs, which the I/O scheduler does not see.
+    """
     limits = tuple(
-        resource.getrlimit(getattr(resource, name)) for name in dir(resource) if name.startswith("RLIMIT_")
+        resource.prlimit(pid, getattr(resource, name)) for name in dir(resource) if name.startswith("RLIMIT_")
     )
-    return limits, os.getpriority(os.PRIO_PROCESS, 0), tuple(sorted(os.sched_getaffinity(0)))
+    scheduling = os.sched_getscheduler(pid), os.sched_getparam(pid).sched_priority
+    return limits, os.getpriority(os.PRIO_PROCESS, pid), scheduling, tuple(sorted(os.sched_getaffinity(pid)))
+
+
+def _untouched(cleaner: Cleaner) -> bool:
+    """Return whether this process and the cleaner are as they were when the zygote became ready."""
+    try:
+        return _process_state(0) == _STARTING_STATE and _process_state(cleaner.pid) == _CLEANER_STATE
+    except OSError:
+        return False  # The cleaner is gone.
 
 
 _STARTING_STATE: tuple[object, ...] = ()
+_CLEANER_STATE: tuple[object, ...] = ()
 
 
 def _wait_or_kill(control: socket.socket, pid: int) -> tuple[int, resource.struct_rusage]:
@@ -452,14 +470,20 @@ def main(argv: list[str]) -> None:
     _preimport()
     gc.collect()
     _collapse_heap()
-    global _STARTING_STATE
-    _STARTING_STATE = _own_state()
+    global _STARTING_STATE, _CLEANER_STATE
+    _STARTING_STATE = _process_state(0)
+    _CLEANER_STATE = _process_state(cleaner.pid)
     _send(control, event="ready")
 
     while True:
         request, fds = _receive(control)
         if request is None:
             return
+        if request.get("op") == "kill":
+            # The run ended before the trusted side's kill request arrived, which is not an error.
+            for fd in fds:
+                os.close(fd)
+            continue
         if request.get("op") != "run" or len(fds) != RUN_FDS:
             for fd in fds:
                 os.close(fd)

@@ -450,6 +450,100 @@ def test_stopped_cleaner_still_cleans(zygote: Zygote):
     assert zygote.starts == starts
 
 
+KEY_SYSCALLS = {"x86_64": (248, 249, 250), "aarch64": (217, 218, 219)}
+"""add_key, request_key and keyctl, by machine."""
+
+LEAVE_KEYS = """
+import ctypes
+add_key, _, keyctl = {numbers}
+libc = ctypes.CDLL(None, use_errno=True)
+persistent = libc.syscall(keyctl, 22, -1, -2)
+for keyring in (-3, -4, persistent):  # Session, user, persistent.
+    print(libc.syscall(add_key, b"user", b"gd-left", b"from an earlier run", 19, keyring) > 0)
+
+def solution(func, start_point):
+    return start_point
+"""
+
+FIND_KEYS = """
+import ctypes
+_, _, keyctl = {numbers}
+libc = ctypes.CDLL(None, use_errno=True)
+persistent = libc.syscall(keyctl, 22, -1, -2)
+
+def solution(func, start_point):
+    for keyring in (-3, -4, persistent):
+        print(libc.syscall(keyctl, 10, keyring, b"user", b"gd-left", 0) > 0)  # KEYCTL_SEARCH
+    return start_point
+"""
+
+
+@pytest.mark.skipif(
+    os.uname().machine not in KEY_SYSCALLS, reason="syscall numbers known for x86_64 and aarch64"
+)
+def test_kernel_keys_do_not_carry_over(zygote: Zygote):
+    numbers = KEY_SYSCALLS[os.uname().machine]
+    first = run_warm(zygote, LEAVE_KEYS.format(numbers=numbers))
+    second = run_warm(zygote, FIND_KEYS.format(numbers=numbers))
+
+    assert first.verdict is Verdict.ACCEPTED, first.detail
+    assert first.stdout.split()[:2] == ["True", "True"]  # The session and user keyrings take keys.
+    assert second.verdict is Verdict.ACCEPTED, second.detail
+    assert second.stdout.split() == ["False", "False", "False"]
+
+
+STALE_KILL = """
+import os, struct
+
+def solution(func, start_point):
+    parent = os.getpid()
+    if os.fork() == 0:
+        while os.getppid() == parent:  # Until the runner has exited.
+            pass
+        os.write(3, b"Z" + struct.pack("<I", 0))  # The evaluator then ends the run and sends a kill.
+        os._exit(0)
+    os._exit(0)
+"""
+
+
+def test_late_kill_spares_next_run(zygote: Zygote):
+    for _ in range(3):
+        first = run_warm(zygote, STALE_KILL)
+        second = run_warm(zygote, ORDINARY)
+
+        assert first.verdict in (Verdict.INVALID_RESULT, Verdict.NO_RESULT), first.detail
+        assert second.verdict is Verdict.ACCEPTED, second.detail
+
+
+def test_idle_scheduling_restarts_zygote(zygote: Zygote):
+    starts = zygote.starts
+    first = run_warm(
+        zygote,
+        """
+        import os
+
+        def solution(func, start_point):
+            os.sched_setscheduler(2, os.SCHED_IDLE, os.sched_param(0))
+            return start_point
+        """,
+    )
+    second = run_warm(
+        zygote,
+        """
+        import os
+
+        def solution(func, start_point):
+            print(os.sched_getscheduler(0) == os.SCHED_OTHER)
+            return start_point
+        """,
+    )
+
+    assert first.verdict is Verdict.ACCEPTED, first.detail
+    assert second.verdict is Verdict.ACCEPTED, second.detail
+    assert second.stdout.strip() == "True"
+    assert zygote.starts == starts + 1
+
+
 def test_posix_message_queue_refused(zygote: Zygote):
     result = run_warm(
         zygote,
