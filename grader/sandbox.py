@@ -173,7 +173,7 @@ def build_command(
         + bwrap.privilege_drop(slot)
         + python
         + runner
-        + [str(request_fd), str(reply_fd)]
+        + [str(request_fd), str(reply_fd), "--clear-keyrings"]
     )
 
 
