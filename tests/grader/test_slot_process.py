@@ -18,28 +18,10 @@ from grader.slot_process import SlotProcess, SlotSettings
 from grader.verdicts import Verdict
 from reference.labs import get_lab
 from tests.conftest import SANDBOX_MODE
+from tests.grader.test_warm_pool import NESTEROV, ORDINARY
 
 SLOT = 2
 """Unused by the other test modules, so the sandbox uid is this module's alone."""
-
-ORDINARY = """
-def solution(func, start_point):
-    func(start_point)
-    return start_point
-"""
-
-NESTEROV = """
-import torch
-
-def solution(func, start_point):
-    x = torch.tensor(start_point, dtype=torch.float64, requires_grad=True)
-    optimizer = torch.optim.SGD([x], lr=0.1, momentum=0.9, nesterov=True)
-    for _ in range(500):
-        optimizer.zero_grad()
-        func(x).backward()
-        optimizer.step()
-    return x.detach()
-"""
 
 SLEEPS = """
 import time
