@@ -221,11 +221,8 @@ class Evaluator:
         self._case: CaseRecord | None = None
         self._instance: Instance | None = None
         self._deadline = 0.0
-        # Set for each case by _start_next_case, for the loop's fast path in _serve.
+        # The current case's evaluation request and reply, each packed and unpacked whole.
         self._request_struct = self._reply_struct = HEADER
-        self._request_header: tuple[bytes, int] = (b"", 0)
-        self._reply_length = 0
-        self._value_and_gradient: Callable[[Sequence[float]], tuple[float, list[float]]] = _no_objective
 
     def run(self) -> RunRecord:
         """Run every case and return the record; raises ``SandboxError`` on the service's failure."""
@@ -297,7 +294,8 @@ class Evaluator:
         reply_fd = self._reply_fd
         case: CaseRecord | None = None
         size, header, reply_length, budget = 0, (b"", 0), 0, self.budget
-        unpack, pack, value_and_gradient = HEADER.unpack, HEADER.pack, self._value_and_gradient
+        unpack, pack = HEADER.unpack, HEADER.pack
+        value_and_gradient: Callable[[Sequence[float]], tuple[float, list[float]]] | None = None
         points: list[tuple[float, ...]] = []
         values: list[float] = []
         while True:
@@ -318,16 +316,20 @@ class Evaluator:
                         poller.unregister(fd)
                     continue
                 if self._case is not case:
-                    case = self._case
-                    size, header, reply_length = (
-                        self._request_struct.size,
-                        self._request_header,
-                        self._reply_length,
-                    )
-                    unpack, pack = self._request_struct.unpack, self._reply_struct.pack
-                    value_and_gradient = self._value_and_gradient
-                    points, values = (case.points, case.values) if case is not None else ([], [])
-                if case is not None and len(chunk) == size and not self._buffer:
+                    case, instance = self._case, self._instance
+                    if case is not None and instance is not None:
+                        size = self._request_struct.size
+                        header = (b"E", size - HEADER.size)
+                        reply_length = self._reply_struct.size - HEADER.size
+                        unpack, pack = self._request_struct.unpack, self._reply_struct.pack
+                        value_and_gradient = instance.objective.value_and_gradient
+                        points, values = case.points, case.values
+                if (
+                    case is not None
+                    and value_and_gradient is not None
+                    and len(chunk) == size
+                    and not self._buffer
+                ):
                     message = unpack(chunk)
                     if message[:2] == header and len(values) < budget:
                         point = message[2:]
@@ -389,7 +391,7 @@ class Evaluator:
         value, gradient = instance.objective.value_and_gradient(point)
         case.points.append(point)
         case.values.append(value)
-        self._write(self._reply_struct.pack(b"V", self._reply_length, value, *gradient))
+        self._write(self._reply_struct.pack(b"V", self._reply_struct.size - HEADER.size, value, *gradient))
 
     def _send(self, kind: bytes, payload: bytes) -> None:
         self._write(HEADER.pack(kind, len(payload)) + payload)
@@ -465,13 +467,9 @@ class Evaluator:
             self._send(b"Q", b"")
             raise _RunEnded(None, "")
         self._instance = self.cases[self._next_case]
-        objective = self._instance.objective
-        # The messages of this case's evaluations, packed and unpacked whole by one Struct each.
-        self._request_struct = struct.Struct(f"<cI{objective.dimension}d")
-        self._reply_struct = struct.Struct(f"<cI{objective.dimension + 1}d")
-        self._reply_length = self._reply_struct.size - HEADER.size
-        self._request_header = (b"E", self._request_struct.size - HEADER.size)
-        self._value_and_gradient = objective.value_and_gradient
+        dimension = self._instance.objective.dimension
+        self._request_struct = struct.Struct(f"<cI{dimension}d")
+        self._reply_struct = struct.Struct(f"<cI{dimension + 1}d")
         self._case = CaseRecord()
         self.record.cases.append(self._case)
         if self._next_case >= self.visible_cases:
@@ -548,10 +546,6 @@ class Evaluator:
         process.kill()
         self.record.wall_seconds = time.monotonic() - started
         self.record.cpu_seconds = process.cpu_seconds
-
-
-def _no_objective(point: Sequence[float]) -> tuple[float, list[float]]:
-    raise AssertionError("an evaluation outside a case took the fast path")
 
 
 def _text(value: Any, limit: int = 8000) -> str:

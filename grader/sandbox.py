@@ -403,6 +403,10 @@ ZYGOTE_OPEN_FILES = 256
 """RLIMIT_NOFILE of a zygote: room to move a run's descriptors above 100 before it lowers the limit."""
 
 
+ZYGOTE_PROCESSES = 2
+"""The zygote and its cleaner, which share the run's uid and so count against its RLIMIT_NPROC."""
+
+
 def zygote_command(files_dir: Path, limits: Limits, slot: int, control_fd: int, info_fd: int) -> list[str]:
     """Return the argv of a warm sandbox running ``zygote.py`` (see ``grader.warm_pool``).
 
@@ -413,8 +417,7 @@ def zygote_command(files_dir: Path, limits: Limits, slot: int, control_fd: int, 
         f"--as={limits.memory}",
         f"--fsize={limits.file_size}",
         f"--nofile={ZYGOTE_OPEN_FILES}",
-        # The zygote and its cleaner share their uid with the run, so they count against the run's limit.
-        f"--nproc={limits.processes + 2}",
+        f"--nproc={limits.processes + ZYGOTE_PROCESSES}",
         "--core=0",
         "--",
     ]

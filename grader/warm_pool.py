@@ -52,8 +52,7 @@ def run_limits(limits: Limits) -> dict[str, list[int]]:
         "RLIMIT_AS": [limits.memory, limits.memory],
         "RLIMIT_FSIZE": [limits.file_size, limits.file_size],
         "RLIMIT_NOFILE": [limits.open_files, limits.open_files],
-        # The zygote and its cleaner share the run's uid, so they count against the run's process limit.
-        "RLIMIT_NPROC": [limits.processes + 2, limits.processes + 2],
+        "RLIMIT_NPROC": [limits.processes + sandbox.ZYGOTE_PROCESSES] * 2,
         "RLIMIT_CORE": [0, 0],
         # POSIX message queues outlive a run and cannot be listed without a mount, so none may be made.
         "RLIMIT_MSGQUEUE": [0, 0],
