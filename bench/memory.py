@@ -61,10 +61,10 @@ def pool_memory(service: Service) -> str:
             sandbox = sum(pss_bytes(p) for p in descendants(pid))
             workers.append((pss_bytes(pid), sandbox))
     mib = 2**20
-    each = ", ".join(f"{grading / mib:.0f} + {sandbox / mib:.0f}" for grading, sandbox in workers)
+    per_worker = ", ".join(f"{grading / mib:.0f} + {sandbox / mib:.0f}" for grading, sandbox in workers)
     total = server + sum(grading + sandbox for grading, sandbox in workers)
     return (
-        f"server {server / mib:.0f} MiB, workers (grading process + warm sandbox) [{each}] MiB, "
+        f"server {server / mib:.0f} MiB, workers (grading process + warm sandbox) [{per_worker}] MiB, "
         f"pool {total / mib:.0f} MiB"
     )
 

@@ -289,7 +289,7 @@ class Evaluator:
         # itself, from locals that it refreshes when a case starts. Every other message takes
         # the general path (_take_requests).
         # NOTE: an evaluation still costs about 12 us of this process's CPU on a 2-CPU VM,
-        # against about 80 us of student CPU per torch step (docs/performance.md).
+        # against about 75 us of the run's CPU per torch step (docs/performance.md).
         monotonic, read, write, wait = time.monotonic, os.read, os.write, poller.poll
         reply_fd = self._reply_fd
         case: CaseRecord | None = None

@@ -5,7 +5,7 @@ submission, with a few microseconds of Python each. In the API's process it
 waits for the GIL whenever a request handler or another slot's evaluator
 holds it, and the run waits with it. So the local pool starts one child per
 slot (``python -m grader.slot_process``), which owns the slot's warm sandbox
-and grades there; the pool's thread only claims, stores and renews.
+and grades there. The pool's thread only claims, stores and renews.
 
 The child dies with the thread that started it (``PR_SET_PDEATHSIG``), and
 its warm sandbox dies with the child (bwrap's ``--die-with-parent``). It

@@ -1,8 +1,8 @@
 """A worker slot: the sandbox uid, CPU and warm sandbox that grade one submission at a time.
 
 The local pool runs each ``Slot`` in a child process of its own
-(``grader.slot_process``); a Celery pool process, already a process of its
-own, runs its ``Slot`` in place. Both grade through ``Slot.grade``.
+(``grader.slot_process``). A Celery pool process is already a process of its
+own, so it runs its ``Slot`` in place. Both grade through ``Slot.grade``.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ class Grader(Protocol):
     """The worker slot that ``grader.claims`` grades with: a ``Slot`` or a ``SlotProcess``.
 
     ``submit`` hands over one submission and ``collect`` returns its grade, so
-    a caller can do other work in between; a ``Slot`` grades in ``collect``.
+    a caller can do other work in between. A ``Slot`` grades in ``collect``.
     """
 
     number: int
@@ -44,7 +44,7 @@ class Slot:
 
     ``number`` picks the sandbox uid, so slots that grade at the same time on
     one machine must have different numbers. ``cpu`` pins the warm sandbox's
-    runs, and the caller pins the thread that calls ``grade`` to it too.
+    runs, and the caller pins itself to the same CPU (``grader.slot_process`` does).
     """
 
     def __init__(
