@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -216,11 +217,36 @@ def test_gradebook_section_and_bom(ta: httpx.Client):
     assert list(rows[0])[:4] == ["student_id", "name", "section", "email"]
 
 
+BUSY = """
+import time
+
+def solution(func, start_point):
+    time.sleep(2)
+    return start_point
+"""
+
+
+def occupy_worker(course: Course, ta: httpx.Client) -> int:
+    """Submit a 2 s solution to lab2 and wait until the course's one worker runs it."""
+    with course.server.client(course.tokens["20260199"]) as student:
+        response = student.post("/api/labs/lab2/submissions", json={"code": BUSY})
+    assert response.status_code == 202, response.text
+    busy_id = int(response.json()["id"])
+    deadline = time.monotonic() + 60
+    while ta.get(f"/api/ta/submissions/{busy_id}").json()["status"] != "running":
+        assert time.monotonic() < deadline, "the busy submission did not start within 60 s"
+        time.sleep(0.02)
+    return busy_id
+
+
 def test_regrade_submission_replaces_results(course: Course, ta: httpx.Client):
     submission_id = course.ids["ordinary"]
+    # With the only worker busy, the first regrade is still queued when the second arrives.
+    busy_id = occupy_worker(course, ta)
 
     first = ta.post(f"/api/ta/submissions/{submission_id}/regrade").json()
     second = ta.post(f"/api/ta/submissions/{submission_id}/regrade").json()
+    wait_done(ta, busy_id)
     regraded = wait_done(ta, submission_id)
     detail = ta.get(f"/api/ta/submissions/{submission_id}").json()
 
