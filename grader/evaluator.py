@@ -14,7 +14,6 @@ import json
 import logging
 import math
 import os
-import select
 import signal
 import struct
 import tempfile
@@ -24,8 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from grader import sandbox
+from grader import run_watch, sandbox
 from grader.errors import SandboxError
+from grader.run_watch import DeadlinePassed, OutputLimitExceeded, RunInterrupted, RunWatch
 from grader.sandbox import Limits, SandboxMode
 from grader.verdicts import DESCRIPTIONS, Verdict
 from reference.labs import Instance
@@ -33,6 +33,9 @@ from reference.labs import Instance
 logger = logging.getLogger(__name__)
 
 MAX_MESSAGE_BYTES = 256 * 2**10
+READ_SIZE = 65536
+"""Bytes requested by one read of the request pipe, a pipe's default capacity. A larger size makes
+``os.read`` allocate past malloc's mmap threshold, which costs an mmap and a munmap per evaluation."""
 HEADER = struct.Struct("<cI")
 """A message's kind byte and payload length in bytes; ``runner.py`` documents the protocol."""
 MAX_POINT_DEPTH = 16
@@ -216,11 +219,8 @@ class Evaluator:
         self.work_root = work_root.resolve() if work_root is not None else None
         self.record = RunRecord()
         self._buffer = b""
-        self._output_total = 0
-        self._keep_output = True
         self._case: CaseRecord | None = None
         self._instance: Instance | None = None
-        self._deadline = 0.0
         # The current case's evaluation request and reply, each packed and unpacked whole.
         self._request_struct = self._reply_struct = HEADER
 
@@ -237,6 +237,7 @@ class Evaluator:
 
     def _run_in(self, run_dir: Path | None) -> None:
         """Start the runner, cold in ``run_dir`` or warm through the launcher, and drive it."""
+        run_watch.check_wake_available()
         request_read, request_write = os.pipe()
         reply_read, reply_write = os.pipe()
         started = time.monotonic()
@@ -257,8 +258,9 @@ class Evaluator:
 
         self._reply_fd = reply_write
         self._process = process
+        self._watch = RunWatch(request_read, process.stdout_fd, process.stderr_fd, self.limits.output)
         try:
-            self._drive(request_read, process)
+            self._drive(request_read)
         except _RunEnded as ended:
             if ended.verdict is not None and self.record.failure is None:
                 self._record_failure(ended.verdict, ended.detail)
@@ -267,31 +269,24 @@ class Evaluator:
             os.close(reply_write)
             self._finish(process, started)
 
-    def _drive(self, request_fd: int, process: RunnerLike) -> None:
-        streams = {request_fd: "request", process.stdout_fd: "stdout", process.stderr_fd: "stderr"}
-        # epoll rather than poll or selectors: this loop runs once per evaluation, and epoll keeps
-        # its registrations between calls where poll sets them up and tears them down each time.
-        poller = select.epoll(len(streams))
-        for fd in streams:
-            os.set_blocking(fd, False)
-            poller.register(fd, select.EPOLLIN)
-
+    def _drive(self, request_fd: int) -> None:
         self._phase = "startup"
         self._next_case = 0
-        self._deadline = time.monotonic() + self.limits.wall_time
+        self._watch.start(self.limits.wall_time)
         try:
-            self._serve(poller, streams, request_fd)
+            self._serve(request_fd)
+        except RunInterrupted as interrupt:
+            raise self._ended_by(interrupt) from None
         finally:
-            poller.close()
+            self._watch.stop()
 
-    def _serve(self, poller: select.epoll, streams: dict[int, str], request_fd: int) -> None:
-        # The loop runs once per evaluation, so it replies to a lone in-budget evaluation request
-        # itself, from locals that it refreshes when a case starts. Every other message takes
-        # the general path (_take_requests).
-        # NOTE: an evaluation still costs about 12 us of this process's CPU on a 2-CPU VM,
-        # against about 75 us of the run's CPU per torch step (docs/performance.md).
-        monotonic, read, write, wait = time.monotonic, os.read, os.write, poller.poll
-        reply_fd = self._reply_fd
+    def _serve(self, request_fd: int) -> None:
+        # The loop runs once per evaluation, so it blocks on the request pipe alone, because the
+        # watch reads the output and keeps the clock. It replies to a lone in-budget evaluation
+        # request itself, from locals that it refreshes when a case starts. Every other message
+        # takes the general path (_take_requests).
+        read, write = os.read, os.write
+        watch, reply_fd = self._watch, self._reply_fd
         case: CaseRecord | None = None
         size, header, reply_length, budget = 0, (b"", 0), 0, self.budget
         unpack, pack = HEADER.unpack, HEADER.pack
@@ -299,59 +294,48 @@ class Evaluator:
         points: list[tuple[float, ...]] = []
         values: list[float] = []
         while True:
-            timeout = self._deadline - monotonic()
-            if timeout <= 0 and self._phase == "startup":
-                raise SandboxError(f"the runner did not start within {self.limits.wall_time:g} s")
-            if timeout <= 0:
-                raise _RunEnded(Verdict.TIME_LIMIT, self._time_limit_message())
-            for fd, _ in wait(timeout):
-                try:
-                    chunk = read(fd, 65536)
-                except BlockingIOError:
+            chunk = read(request_fd, READ_SIZE)
+            if watch.interrupt is not None:
+                raise watch.interrupt  # Before parsing: the watch's wake-up byte may be in chunk.
+            if self._case is not case:
+                case, instance = self._case, self._instance
+                if case is not None and instance is not None:
+                    size = self._request_struct.size
+                    header = (b"E", size - HEADER.size)
+                    reply_length = self._reply_struct.size - HEADER.size
+                    unpack, pack = self._request_struct.unpack, self._reply_struct.pack
+                    value_and_gradient = instance.objective.value_and_gradient
+                    points, values = case.points, case.values
+            if (
+                case is not None
+                and value_and_gradient is not None
+                and len(chunk) == size
+                and not self._buffer
+            ):
+                message = unpack(chunk)
+                if message[:2] == header and len(values) < budget:
+                    point = message[2:]
+                    value, gradient = value_and_gradient(point)
+                    points.append(point)
+                    values.append(value)
+                    try:
+                        write(reply_fd, pack(b"V", reply_length, value, *gradient))
+                    except OSError as error:
+                        self._reply_failed(error)
                     continue
-                if fd != request_fd:
-                    if chunk:
-                        self._take_output(streams[fd], chunk)
-                    else:
-                        poller.unregister(fd)
-                    continue
-                if self._case is not case:
-                    case, instance = self._case, self._instance
-                    if case is not None and instance is not None:
-                        size = self._request_struct.size
-                        header = (b"E", size - HEADER.size)
-                        reply_length = self._reply_struct.size - HEADER.size
-                        unpack, pack = self._request_struct.unpack, self._reply_struct.pack
-                        value_and_gradient = instance.objective.value_and_gradient
-                        points, values = case.points, case.values
-                if (
-                    case is not None
-                    and value_and_gradient is not None
-                    and len(chunk) == size
-                    and not self._buffer
-                ):
-                    message = unpack(chunk)
-                    if message[:2] == header and len(values) < budget:
-                        point = message[2:]
-                        value, gradient = value_and_gradient(point)
-                        points.append(point)
-                        values.append(value)
-                        try:
-                            write(reply_fd, pack(b"V", reply_length, value, *gradient))
-                        except OSError as error:
-                            self._reply_failed(error)
-                        continue
-                if not chunk:
-                    self._runner_exited(self._process)
-                self._take_requests(chunk)
+            if not chunk:
+                self._runner_exited(self._process)
+            self._take_requests(chunk)
 
-    @staticmethod
-    def _read(fd: int) -> bytes | None:
-        """Read what is there: ``b""`` at end of file, None if nothing is ready after all."""
-        try:
-            return os.read(fd, 65536)
-        except BlockingIOError:
-            return None
+    def _ended_by(self, interrupt: RunInterrupted) -> _RunEnded | SandboxError:
+        """Turn the watch's interrupt into the run's verdict, or into the service's own failure."""
+        if isinstance(interrupt, DeadlinePassed):
+            if self._phase == "startup":
+                return SandboxError(f"the runner did not start within {self.limits.wall_time:g} s")
+            return _RunEnded(Verdict.TIME_LIMIT, self._time_limit_message())
+        if isinstance(interrupt, OutputLimitExceeded):
+            return _RunEnded(Verdict.OUTPUT_LIMIT, self._output_limit_message())
+        return SandboxError(str(interrupt))
 
     def _take_requests(self, chunk: bytes) -> None:
         self._buffer += chunk
@@ -426,7 +410,7 @@ class Evaluator:
             if status != "started":
                 raise SandboxError(f"the runner's first report was {status!r}, expected 'started'")
             self._phase = "import"
-            self._deadline = time.monotonic() + self.limits.wall_time
+            self._watch.restart_clock(self.limits.wall_time)
             return
         if self._phase == "import":
             if status == "ready":
@@ -454,14 +438,9 @@ class Evaluator:
             raise _RunEnded(Verdict.INVALID_RESULT, "the runner sent an unexpected report")
         self._start_next_case()
 
-    def _drain_output(self) -> None:
-        """Read what the runner flushed before its last report, which the loop may not have seen."""
-        for stream, fd in (("stdout", self._process.stdout_fd), ("stderr", self._process.stderr_fd)):
-            while chunk := self._read(fd):
-                self._take_output(stream, chunk)
-
     def _start_next_case(self) -> None:
-        self._drain_output()
+        starts_hidden_case = len(self.cases) > self._next_case >= self.visible_cases
+        self._watch.drain(hide_later_output=starts_hidden_case)
         if self._next_case >= len(self.cases):
             self._case = self._instance = None
             self._send(b"Q", b"")
@@ -472,32 +451,18 @@ class Evaluator:
         self._reply_struct = struct.Struct(f"<cI{dimension + 1}d")
         self._case = CaseRecord()
         self.record.cases.append(self._case)
-        if self._next_case >= self.visible_cases:
-            self._keep_output = False
         self._next_case += 1
         self._phase = "case"
-        self._deadline = time.monotonic() + self.limits.wall_time
+        self._watch.restart_clock(self.limits.wall_time)
         start = self._instance.start_point
         self._send(b"C", struct.pack(f"<{len(start)}d", *start))
-
-    def _take_output(self, stream: str, chunk: bytes) -> None:
-        self._output_total += len(chunk)
-        if self._keep_output:
-            kept = getattr(self.record, stream)
-            room = self.limits.output - len(self.record.stdout) - len(self.record.stderr)
-            setattr(self.record, stream, kept + chunk[: max(room, 0)])
-        if self._output_total > self.limits.output:
-            raise _RunEnded(
-                Verdict.OUTPUT_LIMIT,
-                f"the run printed more than {self.limits.output} bytes; print less, or only at the end",
-            )
 
     def _runner_exited(self, process: RunnerLike) -> None:
         """Turn the runner's end before its last report into a verdict."""
         if self._phase == "startup":
             process.wait(EXIT_GRACE_SECONDS)
-            self._drain_output()
-            message = self.record.stderr.decode("utf-8", "replace")[-2000:]
+            self._watch.drain()
+            message = self._watch.stderr.decode("utf-8", "replace")[-2000:]
             raise SandboxError(
                 f"the sandbox failed before the runner started (exit {process.exit_code}): {message}"
             )
@@ -525,10 +490,13 @@ class Evaluator:
         exception message, a type name), and with it a hidden start point.
         """
         self.record.failure = verdict
-        if self._keep_output:
+        if self._watch.keeps_output:
             self.record.detail = detail
         else:
             self.record.detail = f"{DESCRIPTIONS[verdict]}, on hidden case {self._next_case}; details of hidden cases are not shown"
+
+    def _output_limit_message(self) -> str:
+        return f"the run printed more than {self.limits.output} bytes; print less, or only at the end"
 
     def _time_limit_message(self) -> str:
         if self._phase == "import":
@@ -539,11 +507,11 @@ class Evaluator:
         if self.record.failure is None:
             process.wait(EXIT_GRACE_SECONDS)  # After "Q" the runner exits by itself.
             try:
-                self._drain_output()
-            except _RunEnded as ended:
-                if ended.verdict is not None:
-                    self._record_failure(ended.verdict, ended.detail)
+                self._watch.drain()
+            except OutputLimitExceeded:
+                self._record_failure(Verdict.OUTPUT_LIMIT, self._output_limit_message())
         process.kill()
+        self.record.stdout, self.record.stderr = self._watch.stdout, self._watch.stderr
         self.record.wall_seconds = time.monotonic() - started
         self.record.cpu_seconds = process.cpu_seconds
 

@@ -142,8 +142,14 @@ def test_runtime_error_by_signal(grade_code: Grader):
             {"wall_time": 20, "cpu_time": 1},
             "the run used more than 1 s of CPU time",
         ),
+        (
+            "import os, time\n\ndef solution(func, start_point):\n"
+            "    os.close(1)\n    os.close(2)\n    time.sleep(60)\n",
+            {"wall_time": 2},
+            "solution ran longer than 2 s on case 1",
+        ),
     ],
-    ids=["wall_clock", "wall_clock_import", "cpu"],
+    ids=["wall_clock", "wall_clock_import", "cpu", "closed_output"],
 )
 def test_time_limit(grade_code: Grader, code: str, limits: dict[str, float], message: str):
     result = grade_then_ordinary(grade_code, "lab1", code, **limits)
@@ -182,6 +188,22 @@ def test_output_limit(grade_code: Grader, stream: str):
     assert result.verdict is Verdict.OUTPUT_LIMIT
     assert "more than 16384 bytes" in result.detail
     assert len(result.stdout) + len(result.stderr) <= 16 * 2**10
+
+
+def test_output_past_pipe_capacity(grade_code: Grader):
+    # More than a pipe holds, printed between evaluations: the evaluator must read it while it waits.
+    code = """
+    def solution(func, start_point):
+        for _ in range(3):
+            print("x" * 100_000)
+            func(start_point)
+        return start_point
+    """
+    result = grade_code("lab1", code, output=2**20)
+
+    assert result.verdict is Verdict.ACCEPTED
+    assert result.stdout == ("x" * 100_000 + "\n") * 3
+    assert result.scores[0].evaluations == 3
 
 
 @pytest.mark.parametrize(
