@@ -41,12 +41,14 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Callable, Sequence
 from typing import Any
 
 MAX_ERROR_CHARS = 8000
 MAX_POINT_ITEMS = 4096
 HEADER = struct.Struct("<cI")
 """A message's kind byte and payload length in bytes."""
+READ_SIZE = 65536
 
 
 KEYCTL_SYSCALL = {"x86_64": 250, "aarch64": 219}
@@ -67,11 +69,11 @@ class Channel:
 
     def __init__(self, request_fd: int, reply_fd: int) -> None:
         self._request_fd = request_fd
-        self._replies = os.fdopen(reply_fd, "rb", buffering=65536)
+        self._reply_fd = reply_fd
+        self._pending = b""
+        """Bytes read from the reply pipe past the last whole message."""
         # Student threads may call func concurrently; one request is in flight at a time.
         self._lock = threading.Lock()
-        # By dimension: the Structs of an evaluation request and of its reply's payload.
-        self._structs: dict[int, tuple[struct.Struct, struct.Struct]] = {}
         self.budget_spent = False
 
     def send(self, kind: bytes, payload: bytes) -> None:
@@ -82,49 +84,71 @@ class Channel:
 
     def receive(self) -> tuple[bytes, bytes]:
         """Return the next message's kind and payload."""
-        header = self._replies.read(HEADER.size)
-        if len(header) < HEADER.size:
-            raise SystemExit(0)  # The evaluator closed the pipe: grading is over.
-        kind, length = HEADER.unpack(header)
-        payload = self._replies.read(length)
-        if len(payload) < length:
-            raise SystemExit(0)
+        with self._lock:
+            return self._receive()
+
+    def _receive(self) -> tuple[bytes, bytes]:
+        self._fill(HEADER.size)
+        kind, length = HEADER.unpack_from(self._pending)
+        end = HEADER.size + length
+        self._fill(end)
+        payload = self._pending[HEADER.size : end]
+        self._pending = self._pending[end:]
         return kind, payload
+
+    def _fill(self, size: int) -> None:
+        while len(self._pending) < size:
+            chunk = os.read(self._reply_fd, READ_SIZE)
+            if not chunk:
+                raise SystemExit(0)  # The evaluator closed the pipe: grading is over.
+            self._pending += chunk
 
     def report(self, **fields: Any) -> None:
         self.send(b"R", json.dumps(fields, separators=(",", ":")).encode("ascii"))
 
-    def evaluate(self, point: list[float]) -> tuple[float, list[float]]:
-        structs = self._structs.get(len(point))
-        if structs is None:
-            structs = self._structs[len(point)] = (
-                struct.Struct(f"<cI{len(point)}d"),
-                struct.Struct(f"<{len(point) + 1}d"),
-            )
-        request, reply = structs
-        message = request.pack(b"E", 8 * len(point), *point)
-        with self._lock:
-            os.write(self._request_fd, message)  # A pipe write this short is atomic and whole.
-            kind, payload = self.receive()
-        if kind == b"V" and len(payload) == reply.size:
-            values = reply.unpack(payload)
-            return values[0], list(values[1:])
-        if kind == b"B":
-            self.budget_spent = True
-            raise BudgetExhausted(
-                f"the evaluation budget of {payload.decode('ascii', 'replace')} calls of func is spent; "
-                "return your best point instead of calling func again"
-            )
-        raise RuntimeError(f"func failed: {payload.decode('ascii', 'replace')}")
+    def evaluation(self, dimension: int) -> Callable[[Sequence[float]], tuple[float, ...]]:
+        """Build the call that evaluates a point of ``dimension`` floats: it returns f, then the gradient."""
+        request = struct.Struct(f"<cI{dimension}d")
+        reply = struct.Struct(f"<cI{dimension + 1}d")
+        request_length, reply_length = 8 * dimension, 8 * (dimension + 1)
+        request_fd, reply_fd, lock, read, write = (
+            self._request_fd,
+            self._reply_fd,
+            self._lock,
+            os.read,
+            os.write,
+        )
+
+        def evaluate(point: Sequence[float]) -> tuple[float, ...]:
+            message = request.pack(b"E", request_length, *point)
+            with lock:
+                write(request_fd, message)  # A pipe write this short is atomic and whole.
+                if not self._pending:
+                    # The evaluator writes each reply whole, so one read returns exactly it.
+                    data = read(reply_fd, READ_SIZE)
+                    if len(data) == reply.size:
+                        unpacked = reply.unpack(data)
+                        if unpacked[0] == b"V" and unpacked[1] == reply_length:
+                            return unpacked[2:]
+                    if not data:
+                        raise SystemExit(0)
+                    self._pending = data
+                kind, payload = self._receive()
+            if kind == b"V" and len(payload) == reply_length:
+                return struct.unpack(f"<{dimension + 1}d", payload)
+            if kind == b"B":
+                self.budget_spent = True
+                raise BudgetExhausted(
+                    f"the evaluation budget of {payload.decode('ascii', 'replace')} calls of func is spent; "
+                    "return your best point instead of calling func again"
+                )
+            raise RuntimeError(f"func failed: {payload.decode('ascii', 'replace')}")
+
+        return evaluate
 
 
 def _point_from_argument(p: Any, dimension: int) -> list[float]:
     """Turn what the student passed to ``func`` into ``dimension`` floats."""
-    kind = type(p)
-    if kind is float and dimension == 1:
-        return [p]
-    if (kind is list or kind is tuple) and len(p) == dimension and all(type(v) is float for v in p):
-        return list(p)  # The common case, checked exactly and first because func runs once per evaluation.
     if hasattr(p, "tolist") and not isinstance(p, (list, tuple)):
         p = p.tolist()  # NumPy arrays and scalars
     items = list(_flatten(p)) if isinstance(p, (list, tuple)) else [p]
@@ -146,7 +170,7 @@ def _flatten(value: Any) -> Any:
             yield item
 
 
-def _make_torch_function(channel: Channel) -> Any:
+def _make_torch_function(evaluate: Callable[[Sequence[float]], tuple[float, ...]]) -> Any:
     import torch
 
     class Evaluate(torch.autograd.Function):
@@ -155,7 +179,7 @@ def _make_torch_function(channel: Channel) -> Any:
         @staticmethod
         def forward(ctx: Any, p: Any) -> Any:
             dtype = p.dtype if p.is_floating_point() else torch.float64
-            value, gradient = channel.evaluate(p.detach().reshape(-1).double().tolist())
+            value, *gradient = evaluate(p.detach().reshape(-1).double().tolist())
             ctx.save_for_backward(torch.tensor(gradient, dtype=dtype).reshape(p.shape))
             return torch.tensor(value, dtype=dtype)
 
@@ -169,10 +193,22 @@ def _make_torch_function(channel: Channel) -> Any:
 
 def make_func(channel: Channel, dimension: int) -> Any:
     """Build the ``func`` handed to ``solution``: one call is one evaluation."""
+    evaluate = channel.evaluation(dimension)
     torch_function = None
 
     def func(p: Any) -> Any:
         nonlocal torch_function
+        # Exact floats first, checked without a generator, because func runs once per evaluation.
+        kind = type(p)
+        if kind is float and dimension == 1:
+            return evaluate((p,))[0]
+        if (kind is list or kind is tuple) and len(p) == dimension:
+            for item in p:
+                if type(item) is not float:
+                    break
+            else:
+                return evaluate(p)[0]
+
         torch = sys.modules.get("torch")
         if torch is not None and isinstance(p, torch.Tensor):
             if p.numel() != dimension:
@@ -180,10 +216,9 @@ def make_func(channel: Channel, dimension: int) -> Any:
                     f"func expects a tensor with {dimension} element(s), got shape {tuple(p.shape)}"
                 )
             if torch_function is None:
-                torch_function = _make_torch_function(channel)
+                torch_function = _make_torch_function(evaluate)
             return torch_function.apply(p)
-        value, _ = channel.evaluate(_point_from_argument(p, dimension))
-        return value
+        return evaluate(_point_from_argument(p, dimension))[0]
 
     return func
 
