@@ -39,8 +39,9 @@ test: check-test-system $(VENV)/.installed-test
 
 bench: check-system $(VENV)/.installed-test
 	$(BIN)/python bench/sandbox_overhead.py
-	$(BIN)/python bench/evaluator_cost.py
-	$(BIN)/python bench/evaluator_cost.py --pinned
+	$(BIN)/python bench/evaluator_cost.py --placement split
+	$(BIN)/python bench/evaluator_cost.py --placement same
+	$(BIN)/python bench/evaluator_cost.py --placement free
 	$(BIN)/python bench/slot_cpu.py
 	$(BIN)/python bench/latency.py
 	$(BIN)/python bench/burst.py

@@ -7,7 +7,15 @@ round trip of messages of the same size and format bounced off a parent
 that does nothing else.
 Target: at most 1.5.
 
-    .venv/bin/python bench/evaluator_cost.py [--calls 1000] [--repeat 5] [--pinned]
+``--placement`` puts the two sides of both round trips on CPUs:
+
+- ``same``: both on CPU 0, as a worker slot runs a warm run and its evaluator;
+- ``split``: the evaluator and the bare parent on CPU 0, the warm run and the
+  bare child on CPU 1, so every message wakes the other CPU;
+- ``free``: a cold run, every process scheduled by the kernel. Where it puts
+  the bare pair decides that figure, so it moves the most between runs.
+
+    .venv/bin/python bench/evaluator_cost.py [--calls 1000] [--repeat 5] [--placement same|split|free]
 """
 
 from __future__ import annotations
@@ -62,7 +70,7 @@ print((time.perf_counter() - started) / calls)
 def bare_round_trip(calls: int, cpu: int | None = None) -> float:
     """Bounce ``calls`` protocol-sized messages off this process and return seconds per round trip.
 
-    With ``cpu``, this process and the child both run on that CPU only.
+    With ``cpu``, the child runs on that CPU only.
     """
     request_read, request_write = os.pipe()
     reply_read, reply_write = os.pipe()
@@ -103,6 +111,14 @@ def evaluator_round_trip(calls: int, mode: SandboxMode, zygote: Zygote | None = 
     return float(match.group(1))
 
 
+PLACEMENTS = {
+    # name: (this process's CPU, the run's and the bare child's CPU), or None to let the kernel choose
+    "same": (0, 0),
+    "split": (0, 1),
+    "free": None,
+}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -113,23 +129,30 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5, help="samples of each kind, interleaved")
     parser.add_argument("--sandbox", choices=[m.value for m in SandboxMode], default="bwrap")
     parser.add_argument(
-        "--pinned",
-        action="store_true",
-        help="run both sides on CPU 0, as a worker slot does: a warm run and the evaluator in this process",
+        "--placement",
+        choices=list(PLACEMENTS),
+        default="same",
+        help="where the two sides run: same CPU (a worker slot), two CPUs, or wherever the kernel puts them",
     )
     arguments = parser.parse_args()
     mode = SandboxMode(arguments.sandbox)
+    placement = PLACEMENTS[arguments.placement]
+    if placement is not None and max(placement) not in os.sched_getaffinity(0):
+        parser.error(
+            f"--placement {arguments.placement} needs CPUs 0 to {max(placement)}, which this process may not use"
+        )
 
     zygote = None
-    cpu = 0 if arguments.pinned else None
-    if arguments.pinned:
-        os.sched_setaffinity(0, {0})
-        zygote = Zygote(0, Limits(), Path(tempfile.mkdtemp(prefix="warm-")), cpu=0)
+    run_cpu = None
+    if placement is not None:
+        own_cpu, run_cpu = placement
+        os.sched_setaffinity(0, {own_cpu})
+        zygote = Zygote(0, Limits(), Path(tempfile.mkdtemp(prefix="warm-")), cpu=run_cpu)
         zygote.ensure_started()
     bare, real = [], []
     try:
         for _ in range(arguments.repeat):
-            bare.append(bare_round_trip(arguments.calls, cpu))
+            bare.append(bare_round_trip(arguments.calls, run_cpu))
             real.append(evaluator_round_trip(arguments.calls, mode, zygote))
     finally:
         if zygote is not None:
@@ -137,7 +160,11 @@ def main() -> None:
             shutil.rmtree(zygote.files_dir, ignore_errors=True)
     bare_median = statistics.median(bare)
     real_median = statistics.median(real)
-    where = "both on CPU 0" if arguments.pinned else "scheduled freely"
+    where = {
+        "same": "both on CPU 0",
+        "split": "CPU 0 and CPU 1",
+        "free": "scheduled freely, cold run",
+    }[arguments.placement]
     print(f"bare pipe round trip:       {bare_median * 1e6:8.1f} us (median of {arguments.repeat}, {where})")
     print(f"evaluated call of func:     {real_median * 1e6:8.1f} us (median of {arguments.repeat}, {where})")
     print(f"ratio evaluator / bare:     {real_median / bare_median:8.2f}   (target <= 1.5)")
