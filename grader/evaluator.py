@@ -434,6 +434,15 @@ class Evaluator:
             case.error_kind = _text(report.get("kind"))
             if not (case.budget_spent and case.points):
                 raise _RunEnded(_runtime_failure(case.error_kind), _text(report.get("message")))
+            last = case.points[-1]
+            if not all(math.isfinite(v) for v in last):
+                # The case would be scored on this point, and f there is not a number to rank.
+                shown = ", ".join(repr(v) for v in last)
+                raise _RunEnded(
+                    Verdict.INVALID_RESULT,
+                    f"the evaluation budget was spent and the last point evaluated, ({shown}), is not "
+                    "finite, so there is no point to score; return the best finite point found instead",
+                )
         else:
             raise _RunEnded(Verdict.INVALID_RESULT, "the runner sent an unexpected report")
         self._start_next_case()

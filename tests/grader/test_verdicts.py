@@ -282,6 +282,28 @@ def test_invalid_result(grade_code: Grader, lab_id: str, returned: str, message:
 
 
 @pytest.mark.parametrize(
+    ("lab_id", "argument", "shown"),
+    [
+        ("lab1", "float('nan')", "(nan)"),
+        ("lab3", "[0.0, float('inf')]", "(0.0, inf)"),
+    ],
+    ids=["nan", "inf_2d"],
+)
+def test_budget_spent_off_finite(grade_code: Grader, lab_id: str, argument: str, shown: str):
+    # With the budget spent and nothing returned, the case is scored on the last point evaluated.
+    code = f"""
+    def solution(func, start_point):
+        while True:
+            func({argument})
+    """
+    result = grade_then_ordinary(grade_code, lab_id, code)
+
+    assert result.verdict is Verdict.INVALID_RESULT
+    assert f"the last point evaluated, {shown}, is not finite" in result.detail
+    assert result.scores == []
+
+
+@pytest.mark.parametrize(
     ("code", "message"),
     [
         (
