@@ -30,6 +30,14 @@ class ConnectFailure(CliError):
     """Raised when no connection to the server could be made, so the request was never sent."""
 
 
+class RequestRejected(CliError):
+    """Raised on a 4xx response; ``status_code`` tells a bad token (401) from a token of the wrong role (403)."""
+
+    def __init__(self, message: str, status_code: int) -> None:
+        super().__init__(message, ExitCode.USAGE)
+        self.status_code = status_code
+
+
 class Api:
     """A connection to one server, with the caller's token when one is configured."""
 
@@ -61,6 +69,10 @@ class Api:
         headers = {IDEMPOTENCY_HEADER: f'"{idempotency_key}"'}
         return self._request("POST", path, files=files, headers=headers)
 
+    def profile(self) -> dict[str, Any]:
+        """Return the roster entry of the token's student; a TA's token gets a 403 status."""
+        return self._request("GET", "/api/me")
+
     def submission(self, submission_id: int) -> dict[str, Any]:
         return self._request("GET", f"/api/submissions/{submission_id}")
 
@@ -84,7 +96,7 @@ class Api:
             raise CliError(message, ExitCode.SERVER)
         if response.status_code >= 400:
             message = messages.SERVER_REJECTED.format(status=response.status_code, detail=_detail(response))
-            raise CliError(message, ExitCode.USAGE)
+            raise RequestRejected(message, response.status_code)
         try:
             body = response.json()
         except ValueError as error:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from client import messages
-from client.api import Api, ConnectFailure
+from client.api import Api, ConnectFailure, RequestRejected
 from client.config import config_path, load_config, validate_token, validate_url, write_config
 from client.errors import CliError, ExitCode
 from client.files import decode_solution, read_solution
@@ -121,11 +121,35 @@ def login(args: argparse.Namespace, environ: Mapping[str, str]) -> ExitCode:
     if not token.strip():
         raise CliError(messages.EMPTY_TOKEN, ExitCode.USAGE)
     token = validate_token(token, "the input")
+    checked = _check_token(url, token)
 
     path = config_path(environ)
     write_config(path, url, token)
     print(messages.CONFIG_SAVED.format(path=path))
+    if checked is not None:
+        print(checked)
     return ExitCode.OK
+
+
+def _check_token(url: str, token: str) -> str | None:
+    """Ask the server whose ``token`` it is and return a line that says so, or None after a warning.
+
+    Raises ``CliError`` when the server rejects the token. When the server
+    cannot be reached or fails, this warns on stderr and returns None, so
+    that a student can log in before the server is up.
+    """
+    try:
+        with Api(url, token) as api:
+            profile = api.profile()
+    except RequestRejected as rejected:
+        if rejected.status_code == 403:
+            return messages.LOGIN_CHECKED_TA.format(url=url)  # A TA's token: /api/me is for students.
+        message = messages.LOGIN_REJECTED.format(url=url, error=rejected.message)
+        raise CliError(message, ExitCode.USAGE) from None
+    except CliError as error:
+        print(messages.LOGIN_UNCHECKED.format(error=error.message), file=sys.stderr)
+        return None
+    return messages.LOGIN_CHECKED.format(url=url, student_id=profile.get("student_id", "?"))
 
 
 def _may_resend(error: CliError) -> bool:

@@ -70,6 +70,12 @@ INVALID_TOKEN = _(
 EMPTY_TOKEN = _("the token is empty: paste the token a TA gave you")
 TOKEN_PROMPT = _("Token (input is hidden): ")
 CONFIG_SAVED = _("Saved the server URL and token to {path}, readable only by you.")
+LOGIN_CHECKED = _("The server at {url} accepted the token for student {student_id}.")
+LOGIN_CHECKED_TA = _("The server at {url} accepted the token, which is a TA's and cannot submit.")
+LOGIN_REJECTED = _(
+    "the token was not saved: {error}. Check the token and the URL {url}, or ask a TA for a new token"
+)
+LOGIN_UNCHECKED = _("warning: the token was saved but not checked: {error}")
 CONFIG_WRITE_FAILED = _("cannot write the config file {path}: {error}")
 
 # Solution files.

@@ -10,7 +10,7 @@ import pytest
 from client.config import Config, config_path, load_config, write_config
 from client.errors import CliError, ExitCode
 from tests.client.conftest import LAB1_DESCENT, run_cli, unique_id, write_solution
-from tests.conftest import LiveServer, add_student, free_port
+from tests.conftest import TA_TOKEN, LiveServer, add_student, free_port
 
 
 def write_file(home: Path, text: str) -> Path:
@@ -163,16 +163,57 @@ def test_write_config_replaces_wide_mode(tmp_path: Path):
 
 
 def test_login_writes_config(cli_env: dict[str, str]):
+    # No server listens on the port, so the token is saved unchecked.
     home = Path(cli_env["HOME"])
+    port = free_port()
 
-    result = run_cli("login", "http://127.0.0.1:8000/", env=cli_env, stdin="the-token\n")
+    result = run_cli("login", f"http://127.0.0.1:{port}/", env=cli_env, stdin="the-token\n")
 
     path = home / ".config" / "gradedescent" / "config.toml"
     assert result.returncode == 0, result.stderr
     assert str(path) in result.stdout
     assert "the-token" not in result.stdout
+    assert "warning: the token was saved but not checked: cannot reach the server" in result.stderr
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert path.read_text() == 'url = "http://127.0.0.1:8000"\ntoken = "the-token"\n'
+    assert path.read_text() == f'url = "http://127.0.0.1:{port}"\ntoken = "the-token"\n'
+
+
+def test_login_checks_token(cli_env: dict[str, str], live_server: LiveServer):
+    student_id = unique_id("cli-login")
+    token = add_student(live_server, student_id)
+
+    result = run_cli("login", live_server.url, env=cli_env, stdin=token + "\n")
+
+    assert result.returncode == 0, result.stderr
+    assert f"accepted the token for student {student_id}" in result.stdout
+    assert result.stderr == ""
+
+
+def test_login_ta_token(cli_env: dict[str, str], live_server: LiveServer):
+    # A TA's token reads the private board from the CLI, so it is saved although /api/me is for students.
+    result = run_cli("login", live_server.url, env=cli_env, stdin=TA_TOKEN + "\n")
+
+    assert result.returncode == 0, result.stderr
+    assert "accepted the token, which is a TA's and cannot submit" in result.stdout
+    assert (Path(cli_env["HOME"]) / ".config" / "gradedescent" / "config.toml").exists()
+
+
+def test_login_rejected_token(cli_env: dict[str, str], live_server: LiveServer):
+    result = run_cli("login", live_server.url, env=cli_env, stdin="not-a-token\n")
+
+    assert result.returncode == 2
+    assert "the token was not saved: the server rejected the request (401)" in result.stderr
+    assert live_server.url in result.stderr
+    assert not (Path(cli_env["HOME"]) / ".config").exists()
+
+
+def test_login_rejected_korean(cli_env: dict[str, str], live_server: LiveServer):
+    korean = {**cli_env, "LANG": "ko_KR.UTF-8"}
+
+    result = run_cli("login", live_server.url, env=korean, stdin="not-a-token\n")
+
+    assert result.returncode == 2
+    assert "토큰을 저장하지 않았습니다" in result.stderr
 
 
 def test_login_empty_token(cli_env: dict[str, str]):
