@@ -75,6 +75,8 @@ class Channel:
         # Student threads may call func concurrently; one request is in flight at a time.
         self._lock = threading.Lock()
         self.budget_spent = False
+        self.case = 0
+        """The number of the running case. A func of an earlier case sends nothing more."""
 
     def send(self, kind: bytes, payload: bytes) -> None:
         data = HEADER.pack(kind, len(payload)) + payload
@@ -106,11 +108,23 @@ class Channel:
     def report(self, **fields: Any) -> None:
         self.send(b"R", json.dumps(fields, separators=(",", ":")).encode("ascii"))
 
+    def end_case(self, **fields: Any) -> None:
+        """Report how the case ended, once no evaluation of it is in flight.
+
+        It holds the lock, so every evaluation request of the case reaches
+        the pipe before the report and each reply is read before the next
+        case's start message.
+        """
+        with self._lock:
+            self.case += 1
+            self.report(**fields)
+
     def evaluation(self, dimension: int) -> Callable[[Sequence[float]], tuple[float, ...]]:
         """Build the call that evaluates a point of ``dimension`` floats: it returns f, then the gradient."""
         request = struct.Struct(f"<cI{dimension}d")
         reply = struct.Struct(f"<cI{dimension + 1}d")
         request_length, reply_length = 8 * dimension, 8 * (dimension + 1)
+        case = self.case
         request_fd, reply_fd, lock, read, write = (
             self._request_fd,
             self._reply_fd,
@@ -122,6 +136,10 @@ class Channel:
         def evaluate(point: Sequence[float]) -> tuple[float, ...]:
             message = request.pack(b"E", request_length, *point)
             with lock:
+                if self.case != case:
+                    raise RuntimeError(
+                        "func was called after solution returned; stop every thread that calls it first"
+                    )
                 write(request_fd, message)  # A pipe write this short is atomic and whole.
                 if not self._pending:
                     # The evaluator writes each reply whole, so one read returns exactly it.
@@ -327,7 +345,7 @@ def run_case(channel: Channel, solution: Any, path: str, start: list[float]) -> 
     except (Exception, KeyboardInterrupt) as error:
         cpu_seconds = time.process_time() - started
         _flush_output()
-        channel.report(
+        channel.end_case(
             status="error",
             kind=_error_kind(error),
             budget_spent=channel.budget_spent,
@@ -336,7 +354,7 @@ def run_case(channel: Channel, solution: Any, path: str, start: list[float]) -> 
         )
         return
     _flush_output()
-    channel.report(status="returned", point=result, cpu_seconds=cpu_seconds)
+    channel.end_case(status="returned", point=result, cpu_seconds=cpu_seconds)
 
 
 def clear_keyrings() -> None:
