@@ -272,8 +272,8 @@ class Evaluator:
     def _drive(self, request_fd: int) -> None:
         self._phase = "startup"
         self._next_case = 0
-        self._watch.start(self.limits.wall_time)
         try:
+            self._watch.start(self.limits.wall_time)
             self._serve(request_fd)
         except RunInterrupted as interrupt:
             raise self._ended_by(interrupt) from None
@@ -448,6 +448,9 @@ class Evaluator:
         self._start_next_case()
 
     def _start_next_case(self) -> None:
+        # First, before any state changes: a deadline or an output limit that the watch has already
+        # acted on belongs to the case that just ended.
+        self._watch.restart_clock(self.limits.wall_time)
         starts_hidden_case = len(self.cases) > self._next_case >= self.visible_cases
         self._watch.drain(hide_later_output=starts_hidden_case)
         if self._next_case >= len(self.cases):
@@ -462,7 +465,6 @@ class Evaluator:
         self.record.cases.append(self._case)
         self._next_case += 1
         self._phase = "case"
-        self._watch.restart_clock(self.limits.wall_time)
         start = self._instance.start_point
         self._send(b"C", struct.pack(f"<{len(start)}d", *start))
 

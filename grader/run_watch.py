@@ -122,32 +122,31 @@ class RunWatch:
         Raises
         ------
         OutputLimitExceeded
-            If the output read passes the limit.
+            If the output so far, read here or by the thread, exceeds the limit.
         """
         with self._lock:
             for fd in self._streams:
                 while self._read(fd):
                     pass
+            if self.output_total > self.output_limit:
+                raise OutputLimitExceeded()  # Found by the watch's thread, which reads no more after it.
             if hide_later_output:
                 self.keeps_output = False
 
     def _watch(self) -> None:
-        poller = select.epoll(3)
         try:
-            for fd in self._streams:
-                poller.register(fd, select.EPOLLIN)
-            poller.register(self._stop_fd, select.EPOLLIN)
-            self._serve(poller)
+            with select.epoll(3) as poller:
+                for fd in self._streams:
+                    poller.register(fd, select.EPOLLIN)
+                poller.register(self._stop_fd, select.EPOLLIN)
+                self._serve(poller)
         except Exception as error:
             # Re-raised in the evaluator's thread, which fails the run as the service's error.
             logger.exception("the run's output watch failed")
             with self._lock:
                 self.interrupt = RunInterrupted(f"the run's output watch failed: {error}")
-        try:
-            if self.interrupt is not None:
-                self._wake_evaluator(poller)
-        finally:
-            poller.close()
+        if self.interrupt is not None:
+            self._wake_evaluator()
 
     def _serve(self, poller: select.epoll) -> None:
         """Read output until the run is interrupted or the watch is stopped."""
@@ -186,15 +185,12 @@ class RunWatch:
             raise OutputLimitExceeded()
         return chunk
 
-    def _wake_evaluator(self, poller: select.epoll) -> None:
+    def _wake_evaluator(self) -> None:
         """Write the wake-up byte, retrying every ``WAKE_RETRY_SECONDS`` until it is written or the watch is stopped."""
         path = f"/proc/self/fd/{self.request_fd}"
+        stop = select.poll()
+        stop.register(self._stop_fd, select.POLLIN)
         failures = 0
-        for fd in self._streams:
-            try:
-                poller.unregister(fd)  # So that pending output does not cut the waits between retries short.
-            except FileNotFoundError:
-                pass  # Unregistered at end of file.
         while True:
             try:
                 wake_fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
@@ -205,7 +201,7 @@ class RunWatch:
                         "the run's watch could not reopen %s to wake the evaluator, retrying: %s", path, error
                     )
                 failures += 1
-                if any(fd == self._stop_fd for fd, _ in poller.poll(WAKE_RETRY_SECONDS)):
+                if stop.poll(WAKE_RETRY_SECONDS * 1000):
                     return
                 continue
             try:

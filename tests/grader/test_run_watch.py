@@ -123,6 +123,19 @@ def test_drain_hides_later_output(pipes: Pipes):
     assert not watch.keeps_output
 
 
+def test_drain_raises_limit_found_by_thread(pipes: Pipes):
+    # The thread stops reading once it finds the limit exceeded, so a drain has nothing left to read.
+    watch = watch_on(pipes, output_limit=100)
+    watch.start(30)
+    os.write(pipes.stdout_write, b"x" * 101)
+    found = wait_until(lambda: watch.interrupt is not None)
+
+    with pytest.raises(OutputLimitExceeded):
+        watch.drain()
+    watch.stop()
+    assert found
+
+
 def test_restart_clock_keeps_deadline_alive(pipes: Pipes):
     watch = watch_on(pipes)
     watch.start(0.3)
