@@ -409,8 +409,8 @@ class Evaluator:
         if self._phase == "startup":
             if status != "started":
                 raise SandboxError(f"the runner's first report was {status!r}, expected 'started'")
+            self._watch.restart_clock(self.limits.wall_time)  # First: a startup timeout is the service's.
             self._phase = "import"
-            self._watch.restart_clock(self.limits.wall_time)
             return
         if self._phase == "import":
             if status == "ready":
