@@ -52,8 +52,8 @@ def solution(func, start_point):
     return point
 """
 
-REQUEST = struct.pack("<cI2d", b"E", 16, 0.0, 1.948)
-REPLY = struct.pack("<cI3d", b"V", 24, 2.41, 0.0, -0.00118)
+REQUEST = struct.pack("<cIQ2d", b"E", 24, 1, 0.0, 1.948)
+REPLY = struct.pack("<cIQ3d", b"V", 32, 1, 2.41, 0.0, -0.00118)
 
 BARE_CHILD = f"""
 import os, sys, time

@@ -38,6 +38,8 @@ READ_SIZE = 65536
 ``os.read`` allocate past malloc's mmap threshold, which costs an mmap and a munmap per evaluation."""
 HEADER = struct.Struct("<cI")
 """A message's kind byte and payload length in bytes; ``runner.py`` documents the protocol."""
+SEQUENCE = struct.Struct("<Q")
+"""The number that starts an evaluation request and the reply to it."""
 MAX_POINT_DEPTH = 16
 """Lists nested deeper than this in a returned point are rejected; the runner sends at most 9."""
 EXIT_GRACE_SECONDS = 1.0
@@ -314,12 +316,12 @@ class Evaluator:
             ):
                 message = unpack(chunk)
                 if message[:2] == header and len(values) < budget:
-                    point = message[2:]
+                    point = message[3:]
                     value, gradient = value_and_gradient(point)
                     points.append(point)
                     values.append(value)
                     try:
-                        write(reply_fd, pack(b"V", reply_length, value, *gradient))
+                        write(reply_fd, pack(b"V", reply_length, message[2], value, *gradient))
                     except OSError as error:
                         self._reply_failed(error)
                     continue
@@ -359,23 +361,27 @@ class Evaluator:
             self._on_report(payload)
 
     def _evaluate(self, payload: bytes) -> None:
+        if len(payload) < SEQUENCE.size or len(payload) % 8:
+            raise _RunEnded(Verdict.INVALID_RESULT, "the runner sent a malformed evaluation request")
+        sequence, coordinates = payload[: SEQUENCE.size], payload[SEQUENCE.size :]
         case, instance = self._case, self._instance
         if case is None or instance is None:
-            self._send(b"X", b"no case is running")  # A thread left over from a finished case.
+            self._send(b"X", sequence + b"no case is running")  # A thread left over from a finished case.
             return
-        if len(payload) % 8:
-            raise _RunEnded(Verdict.INVALID_RESULT, "the runner sent a malformed evaluation request")
-        if len(payload) != 8 * instance.objective.dimension:
+        if len(coordinates) != 8 * instance.objective.dimension:
             raise _RunEnded(Verdict.INVALID_RESULT, "the runner sent a point of the wrong dimension")
         if len(case.values) >= self.budget:
             case.budget_spent = True
-            self._send(b"B", str(self.budget).encode("ascii"))
+            self._send(b"B", sequence + str(self.budget).encode("ascii"))
             return
-        point = struct.unpack(f"<{len(payload) // 8}d", payload)
+        point = struct.unpack(f"<{len(coordinates) // 8}d", coordinates)
         value, gradient = instance.objective.value_and_gradient(point)
         case.points.append(point)
         case.values.append(value)
-        self._write(self._reply_struct.pack(b"V", self._reply_struct.size - HEADER.size, value, *gradient))
+        (number,) = SEQUENCE.unpack(sequence)
+        self._write(
+            self._reply_struct.pack(b"V", self._reply_struct.size - HEADER.size, number, value, *gradient)
+        )
 
     def _send(self, kind: bytes, payload: bytes) -> None:
         self._write(HEADER.pack(kind, len(payload)) + payload)
@@ -459,8 +465,8 @@ class Evaluator:
             raise _RunEnded(None, "")
         self._instance = self.cases[self._next_case]
         dimension = self._instance.objective.dimension
-        self._request_struct = struct.Struct(f"<cI{dimension}d")
-        self._reply_struct = struct.Struct(f"<cI{dimension + 1}d")
+        self._request_struct = struct.Struct(f"<cIQ{dimension}d")
+        self._reply_struct = struct.Struct(f"<cIQ{dimension + 1}d")
         self._case = CaseRecord()
         self.record.cases.append(self._case)
         self._next_case += 1

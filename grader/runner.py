@@ -16,23 +16,27 @@ it: without one, the keyrings are those of the service's own uid.
 Protocol: each message is a kind byte, the payload's length as a 4-byte
 little-endian unsigned integer, and the payload. Points and values are
 little-endian IEEE doubles, so they cross the pipe exactly and without
-formatting, which matters once per evaluation.
+formatting, which matters once per evaluation. An evaluation request starts
+with a sequence number (8-byte little-endian unsigned) that its reply
+echoes. A signal handler that raises while ``func`` waits can leave a reply
+unread, and the number marks that stale reply so the next read skips it.
 
 evaluator to runner (REPLY_FD):
-    ``C`` start point (doubles)       start a case at this point
-    ``V`` f, then the gradient         value and gradient for the last request
-    ``B`` budget (ASCII digits)        the budget is spent, no value
-    ``X`` reason (ASCII)               the request was not evaluated
-    ``Q`` (empty)                      no more cases: exit
+    ``C`` start point (doubles)                   start a case at this point
+    ``V`` sequence, f, then the gradient           value and gradient for request ``sequence``
+    ``B`` sequence, budget (ASCII digits)          the budget is spent, no value
+    ``X`` sequence, reason (ASCII)                 the request was not evaluated
+    ``Q`` (empty)                                  no more cases: exit
 runner to evaluator (REQUEST_FD):
-    ``E`` point (doubles)              evaluate ``func`` here
-    ``R`` report (JSON)                ``started``, ``ready``, ``returned`` or ``error``
+    ``E`` sequence, point (doubles)                evaluate ``func`` here
+    ``R`` report (JSON)                            ``started``, ``ready``, ``returned`` or ``error``
 """
 
 from __future__ import annotations
 
 import ctypes
 import importlib.util
+import itertools
 import json
 import math
 import os
@@ -48,6 +52,9 @@ MAX_ERROR_CHARS = 8000
 MAX_POINT_ITEMS = 4096
 HEADER = struct.Struct("<cI")
 """A message's kind byte and payload length in bytes."""
+SEQUENCE = struct.Struct("<Q")
+REPLIES = (b"V", b"B", b"X")
+"""The kinds of message sent in reply to an evaluation request."""
 READ_SIZE = 65536
 
 
@@ -77,6 +84,7 @@ class Channel:
         self.budget_spent = False
         self.case = 0
         """The number of the running case. A func of an earlier case sends nothing more."""
+        self._sequence = itertools.count(1)
 
     def send(self, kind: bytes, payload: bytes) -> None:
         data = HEADER.pack(kind, len(payload)) + payload
@@ -85,9 +93,12 @@ class Channel:
             data = data[written:]
 
     def receive(self) -> tuple[bytes, bytes]:
-        """Return the next message's kind and payload."""
+        """Return the next message's kind and payload, skipping replies that no func waits for."""
         with self._lock:
-            return self._receive()
+            while True:
+                kind, payload = self._receive()
+                if kind not in REPLIES:
+                    return kind, payload
 
     def _receive(self) -> tuple[bytes, bytes]:
         self._fill(HEADER.size)
@@ -121,9 +132,9 @@ class Channel:
 
     def evaluation(self, dimension: int) -> Callable[[Sequence[float]], tuple[float, ...]]:
         """Build the call that evaluates a point of ``dimension`` floats: it returns f, then the gradient."""
-        request = struct.Struct(f"<cI{dimension}d")
-        reply = struct.Struct(f"<cI{dimension + 1}d")
-        request_length, reply_length = 8 * dimension, 8 * (dimension + 1)
+        request = struct.Struct(f"<cIQ{dimension}d")
+        reply = struct.Struct(f"<cIQ{dimension + 1}d")
+        request_length, reply_length = request.size - HEADER.size, reply.size - HEADER.size
         case = self.case
         request_fd, reply_fd, lock, read, write = (
             self._request_fd,
@@ -132,9 +143,11 @@ class Channel:
             os.read,
             os.write,
         )
+        sequence_numbers = self._sequence
 
         def evaluate(point: Sequence[float]) -> tuple[float, ...]:
-            message = request.pack(b"E", request_length, *point)
+            sequence = next(sequence_numbers)
+            message = request.pack(b"E", request_length, sequence, *point)
             with lock:
                 if self.case != case:
                     raise RuntimeError(
@@ -146,23 +159,35 @@ class Channel:
                     data = read(reply_fd, READ_SIZE)
                     if len(data) == reply.size:
                         unpacked = reply.unpack(data)
-                        if unpacked[0] == b"V" and unpacked[1] == reply_length:
-                            return unpacked[2:]
+                        if unpacked[0] == b"V" and unpacked[1] == reply_length and unpacked[2] == sequence:
+                            return unpacked[3:]
                     if not data:
                         raise SystemExit(0)
                     self._pending = data
-                kind, payload = self._receive()
-            if kind == b"V" and len(payload) == reply_length:
+                kind, payload = self._reply_to(sequence)
+            if kind == b"V" and len(payload) == reply_length - SEQUENCE.size:
                 return struct.unpack(f"<{dimension + 1}d", payload)
+            text = payload.decode("ascii", "replace")
             if kind == b"B":
                 self.budget_spent = True
                 raise BudgetExhausted(
-                    f"the evaluation budget of {payload.decode('ascii', 'replace')} calls of func is spent; "
+                    f"the evaluation budget of {text} calls of func is spent; "
                     "return your best point instead of calling func again"
                 )
-            raise RuntimeError(f"func failed: {payload.decode('ascii', 'replace')}")
+            raise RuntimeError(f"func failed: {text}")
 
         return evaluate
+
+    def _reply_to(self, sequence: int) -> tuple[bytes, bytes]:
+        """Read up to the reply to request ``sequence`` and return its kind and the payload after the number."""
+        while True:
+            kind, payload = self._receive()
+            if kind not in REPLIES or len(payload) < SEQUENCE.size:
+                return kind, payload  # Not a reply: func reports it as a failure.
+            (echoed,) = SEQUENCE.unpack_from(payload)
+            if echoed == sequence:
+                return kind, payload[SEQUENCE.size :]
+            # A reply to a request whose func a signal handler's exception ended before it read this.
 
 
 def _point_from_argument(p: Any, dimension: int) -> list[float]:

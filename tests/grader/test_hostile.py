@@ -719,6 +719,11 @@ def doubles(*values: float) -> bytes:
     return struct.pack(f"<{len(values)}d", *values)
 
 
+def request(*coordinates: float) -> bytes:
+    """Frame an evaluation request: sequence number 1, then the coordinates."""
+    return message(b"E", struct.pack("<Q", 1) + doubles(*coordinates))
+
+
 def test_pipe_forged_report(grade_code: Grader, host: Host):
     forged = message(b"R", b'{"status":"returned","point":[0,0.12196],"evaluations":0,"gap":0.0}')
     code = f"""
@@ -750,7 +755,7 @@ def test_pipe_forged_report(grade_code: Grader, host: Host):
         (message(b"E", b"1" * 64, length=2**20), "the runner sent a message over the size cap"),
         (b"\xff\xfe garbage \x00\n", "the runner sent a malformed message (b'\\xff')"),
         (message(b"E", b"12345"), "the runner sent a malformed evaluation request"),
-        (message(b"E", doubles(1.0, 2.0)), "the runner sent a point of the wrong dimension"),
+        (request(1.0, 2.0), "the runner sent a point of the wrong dimension"),
         (message(b"R", b"[1, 2]"), "the runner sent a malformed report"),
         (message(b"R", b'{"status":"returned","point":' + b"[" * 100_000 + b"]" * 100_000 + b"}"), None),
         (message(b"R", b'{"status":"returned","point":' + b"[" * 200 + b"0.0" + b"]" * 200 + b"}"), None),
@@ -760,7 +765,7 @@ def test_pipe_forged_report(grade_code: Grader, host: Host):
             "the runner sent a malformed report",
         ),
         (message(b"R", b'{"status":"returned","point":{"invalid":"' + b"x" * 200_000 + b'"}}'), None),
-        (message(b"E", doubles(1.0)) * 100_000, "the runner stopped reading the evaluator's replies"),
+        (request(1.0) * 100_000, "the runner stopped reading the evaluator's replies"),
     ],
     ids=[
         "giant_length",
