@@ -26,16 +26,28 @@ TIMEOUT_SECONDS = 30.0
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 
-class ConnectFailure(CliError):
+class ServerUnavailable(CliError):
+    """Raised when the server cannot be reached, times out or fails with a 5xx status.
+
+    ``reason`` is the failure alone, without the advice in ``message``.
+    """
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message, ExitCode.SERVER)
+        self.reason = reason
+
+
+class ConnectFailure(ServerUnavailable):
     """Raised when no connection to the server could be made, so the request was never sent."""
 
 
 class RequestRejected(CliError):
-    """Raised on a 4xx response; ``status_code`` tells a bad token (401) from a token of the wrong role (403)."""
+    """Raised on a 4xx response, with its ``status_code`` and the server's ``detail`` text."""
 
-    def __init__(self, message: str, status_code: int) -> None:
+    def __init__(self, message: str, status_code: int, detail: str) -> None:
         super().__init__(message, ExitCode.USAGE)
         self.status_code = status_code
+        self.detail = detail
 
 
 class Api:
@@ -73,6 +85,10 @@ class Api:
         """Return the roster entry of the token's student; a TA's token gets a 403 status."""
         return self._request("GET", "/api/me")
 
+    def roster_page(self) -> dict[str, Any]:
+        """Return the first roster entry, which only a TA's token may read."""
+        return self._request("GET", "/api/ta/students", params={"limit": 1})
+
     def submission(self, submission_id: int) -> dict[str, Any]:
         return self._request("GET", f"/api/submissions/{submission_id}")
 
@@ -84,28 +100,43 @@ class Api:
         try:
             response = self._client.request(method, path, **options)
         except (httpx.ConnectError, httpx.ConnectTimeout) as error:
-            message = messages.SERVER_UNREACHABLE.format(url=self.url, error=_describe(error))
-            raise ConnectFailure(message, ExitCode.SERVER) from None
+            reason = _describe(error)
+            raise ConnectFailure(
+                messages.SERVER_UNREACHABLE.format(url=self.url, error=reason), reason
+            ) from None
         except httpx.HTTPError as error:
-            message = messages.SERVER_UNREACHABLE.format(url=self.url, error=_describe(error))
-            raise CliError(message, ExitCode.SERVER) from None
+            reason = _describe(error)
+            raise ServerUnavailable(
+                messages.SERVER_UNREACHABLE.format(url=self.url, error=reason), reason
+            ) from None
         logger.debug("%s %s%s returned %d", method, self.url, path, response.status_code)
 
         if response.status_code >= 500:
-            message = messages.SERVER_FAILED.format(status=response.status_code, detail=_detail(response))
-            raise CliError(message, ExitCode.SERVER)
+            detail = _detail(response)
+            message = messages.SERVER_FAILED.format(status=response.status_code, detail=detail)
+            raise ServerUnavailable(message, f"{response.status_code}: {detail}")
         if response.status_code >= 400:
-            message = messages.SERVER_REJECTED.format(status=response.status_code, detail=_detail(response))
-            raise RequestRejected(message, response.status_code)
+            detail = _detail(response)
+            message = messages.SERVER_REJECTED.format(status=response.status_code, detail=detail)
+            raise RequestRejected(message, response.status_code, detail)
+        if response.is_redirect:
+            # Not followed: a token must not go to another host, and the configured URL is wrong anyway.
+            location = response.headers.get("Location", "")
+            suggested = location.split("?")[0].removesuffix(path) or location
+            message = messages.SERVER_REDIRECTED.format(
+                url=self.url, path=path, location=location, suggested=suggested
+            )
+            raise CliError(message, ExitCode.USAGE)
         try:
             body = response.json()
         except ValueError as error:
-            raise self._invalid_response(str(error)) from None
+            raise self.invalid_response(str(error)) from None
         if not isinstance(body, dict):
-            raise self._invalid_response(f"a JSON {type(body).__name__}, not an object")
+            raise self.invalid_response(f"a JSON {type(body).__name__}, not an object")
         return body
 
-    def _invalid_response(self, reason: str) -> CliError:
+    def invalid_response(self, reason: str) -> CliError:
+        """Build the error for a body that is not what a gradedescent server sends."""
         return CliError(messages.SERVER_INVALID_RESPONSE.format(url=self.url, error=reason), ExitCode.SERVER)
 
 

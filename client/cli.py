@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from client import messages
-from client.api import Api, ConnectFailure, RequestRejected
+from client.api import Api, ConnectFailure, RequestRejected, ServerUnavailable
 from client.config import config_path, load_config, validate_token, validate_url, write_config
 from client.errors import CliError, ExitCode
 from client.files import decode_solution, read_solution
@@ -121,35 +121,56 @@ def login(args: argparse.Namespace, environ: Mapping[str, str]) -> ExitCode:
     if not token.strip():
         raise CliError(messages.EMPTY_TOKEN, ExitCode.USAGE)
     token = validate_token(token, "the input")
-    checked = _check_token(url, token)
+    checked, warning = _check_token(url, token)
 
     path = config_path(environ)
     write_config(path, url, token)
     print(messages.CONFIG_SAVED.format(path=path))
-    if checked is not None:
+    if checked:
         print(checked)
+    if warning:
+        print(warning, file=sys.stderr)
     return ExitCode.OK
 
 
-def _check_token(url: str, token: str) -> str | None:
-    """Ask the server whose ``token`` it is and return a line that says so, or None after a warning.
+def _check_token(url: str, token: str) -> tuple[str, str]:
+    """Ask the server whose ``token`` it is; return the confirmation to print, or a warning that it could not.
 
-    Raises ``CliError`` when the server rejects the token. When the server
-    cannot be reached or fails, this warns on stderr and returns None, so
-    that a student can log in before the server is up.
+    Raises ``CliError`` when the server rejects the token or does not reply
+    as gradedescent does, so that the token is not saved. A server that
+    cannot be reached or fails earns only the warning, so that a student can
+    log in before the server is up.
     """
     try:
         with Api(url, token) as api:
-            profile = api.profile()
+            try:
+                student_id = api.profile().get("student_id")
+            except RequestRejected as rejected:
+                if rejected.status_code == 403 and _is_ta_token(api):
+                    return messages.LOGIN_CHECKED_TA.format(url=url), ""
+                raise
+            if not isinstance(student_id, str) or not student_id:
+                raise api.invalid_response("no student_id in the reply to GET /api/me")
+    except ServerUnavailable as unavailable:
+        return "", messages.LOGIN_UNCHECKED.format(url=url, reason=unavailable.reason)
     except RequestRejected as rejected:
-        if rejected.status_code == 403:
-            return messages.LOGIN_CHECKED_TA.format(url=url)  # A TA's token: /api/me is for students.
-        message = messages.LOGIN_REJECTED.format(url=url, error=rejected.message)
-        raise CliError(message, ExitCode.USAGE) from None
+        if rejected.status_code == 401:
+            raise CliError(
+                messages.LOGIN_REJECTED.format(url=url, detail=rejected.detail), ExitCode.USAGE
+            ) from None
+        raise CliError(messages.LOGIN_FAILED.format(error=rejected.message), ExitCode.USAGE) from None
     except CliError as error:
-        print(messages.LOGIN_UNCHECKED.format(error=error.message), file=sys.stderr)
-        return None
-    return messages.LOGIN_CHECKED.format(url=url, student_id=profile.get("student_id", "?"))
+        raise CliError(messages.LOGIN_FAILED.format(error=error.message), error.exit_code) from None
+    return messages.LOGIN_CHECKED.format(url=url, student_id=student_id), ""
+
+
+def _is_ta_token(api: Api) -> bool:
+    """Return whether the TA routes accept the token, which /api/me rejects with 403 as not a student's."""
+    try:
+        api.roster_page()
+    except CliError:
+        return False
+    return True
 
 
 def _may_resend(error: CliError) -> bool:

@@ -72,10 +72,12 @@ TOKEN_PROMPT = _("Token (input is hidden): ")
 CONFIG_SAVED = _("Saved the server URL and token to {path}, readable only by you.")
 LOGIN_CHECKED = _("The server at {url} accepted the token for student {student_id}.")
 LOGIN_CHECKED_TA = _("The server at {url} accepted the token, which is a TA's and cannot submit.")
-LOGIN_REJECTED = _(
-    "the token was not saved: {error}. Check the token and the URL {url}, or ask a TA for a new token"
+LOGIN_REJECTED = _("the token was not saved, because the server at {url} rejected it: {detail}")
+LOGIN_FAILED = _("the token was not saved: {error}")
+LOGIN_UNCHECKED = _(
+    "warning: the token was saved but not checked, because the server at {url} could not be reached "
+    "or failed: {reason}"
 )
-LOGIN_UNCHECKED = _("warning: the token was saved but not checked: {error}")
 CONFIG_WRITE_FAILED = _("cannot write the config file {path}: {error}")
 
 # Solution files.
@@ -106,6 +108,7 @@ SERVER_FAILED = _("the server failed ({status}): {detail}. Try again later, or t
 SERVER_UNREACHABLE = _(
     "cannot reach the server at {url}: {error}. Check GRADEDESCENT_URL or the config file, and your network"
 )
+SERVER_REDIRECTED = _("the server at {url} redirects {path} to {location}: try {suggested} as the server URL")
 SERVER_INVALID_RESPONSE = _(
     "the server at {url} sent a response that is not gradedescent JSON ({error}): "
     "check that the URL points at a gradedescent server"

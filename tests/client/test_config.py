@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import http.server
 import stat
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -173,7 +178,10 @@ def test_login_writes_config(cli_env: dict[str, str]):
     assert result.returncode == 0, result.stderr
     assert str(path) in result.stdout
     assert "the-token" not in result.stdout
-    assert "warning: the token was saved but not checked: cannot reach the server" in result.stderr
+    assert (
+        f"warning: the token was saved but not checked, because the server at http://127.0.0.1:{port} "
+        "could not be reached or failed: " in result.stderr
+    )
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert path.read_text() == f'url = "http://127.0.0.1:{port}"\ntoken = "the-token"\n'
 
@@ -202,8 +210,10 @@ def test_login_rejected_token(cli_env: dict[str, str], live_server: LiveServer):
     result = run_cli("login", live_server.url, env=cli_env, stdin="not-a-token\n")
 
     assert result.returncode == 2
-    assert "the token was not saved: the server rejected the request (401)" in result.stderr
-    assert live_server.url in result.stderr
+    assert (
+        f"the token was not saved, because the server at {live_server.url} rejected it: "
+        "unknown bearer token: check the token you were given, or ask a TA for a new one\n"
+    ) in result.stderr
     assert not (Path(cli_env["HOME"]) / ".config").exists()
 
 
@@ -213,7 +223,7 @@ def test_login_rejected_korean(cli_env: dict[str, str], live_server: LiveServer)
     result = run_cli("login", live_server.url, env=korean, stdin="not-a-token\n")
 
     assert result.returncode == 2
-    assert "토큰을 저장하지 않았습니다" in result.stderr
+    assert "서버가 토큰을 거부하여 저장하지 않았습니다" in result.stderr
 
 
 def test_login_empty_token(cli_env: dict[str, str]):
@@ -277,3 +287,89 @@ def test_xdg_config_home_end_to_end(tmp_path: Path, cli_env: dict[str, str]):
 
     assert result.returncode == 0, result.stderr
     assert (xdg / "gradedescent" / "config.toml").is_file()
+
+
+@dataclass
+class Canned:
+    """One response that a stand-in HTTP server sends to every GET."""
+
+    status: int
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@contextlib.contextmanager
+def canned_server(canned: Canned) -> Iterator[str]:
+    """Serve ``canned`` on a free loopback port and yield the server's URL."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(canned.status)
+            for name, value in canned.headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(canned.body)))
+            self.end_headers()
+            self.wfile.write(canned.body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass  # Keeps the test's output clean.
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize(
+    ("canned", "message", "exit_code"),
+    [
+        (
+            Canned(301, headers={"Location": "https://grader.example.edu/api/me"}),
+            "redirects /api/me to https://grader.example.edu/api/me: try https://grader.example.edu as the server URL",
+            2,
+        ),
+        (
+            Canned(200, b'{"name": "not gradedescent"}', {"Content-Type": "application/json"}),
+            "no student_id in the reply to GET /api/me",
+            3,
+        ),
+        (Canned(200, b"<html>a web page</html>"), "not gradedescent JSON", 3),
+        (Canned(404, b'{"detail": "Not Found"}'), "the server rejected the request (404): Not Found", 2),
+        (Canned(403, b"<html>Forbidden by a proxy</html>"), "(403): <html>Forbidden by a proxy</html>", 2),
+    ],
+    ids=["redirect", "json_without_student", "html", "not_found", "proxy_forbidden"],
+)
+def test_login_unusable_server(cli_env: dict[str, str], canned: Canned, message: str, exit_code: int):
+    with canned_server(canned) as url:
+        result = run_cli("login", url, env=cli_env, stdin="the-token\n")
+
+    assert result.returncode == exit_code, result.stderr
+    assert result.stderr.startswith("gradedescent: error: the token was not saved: ")
+    assert message in result.stderr
+    assert not (Path(cli_env["HOME"]) / ".config").exists()
+
+
+def test_login_failing_server_saves(cli_env: dict[str, str]):
+    with canned_server(Canned(503, b'{"detail": "database is down"}')) as url:
+        result = run_cli("login", url, env=cli_env, stdin="the-token\n")
+
+    assert result.returncode == 0, result.stderr
+    assert "could not be reached or failed: 503: database is down" in result.stderr
+    assert (Path(cli_env["HOME"]) / ".config" / "gradedescent" / "config.toml").exists()
+
+
+def test_login_unwritable_config_warns_nothing(cli_env: dict[str, str], tmp_path: Path):
+    # The warning says the token was saved, so it must not appear when the save fails.
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    environ = {**cli_env, "XDG_CONFIG_HOME": str(blocker)}
+
+    result = run_cli("login", f"http://127.0.0.1:{free_port()}", env=environ, stdin="the-token\n")
+
+    assert result.returncode == 2
+    assert "cannot write the config file" in result.stderr
+    assert "saved" not in result.stderr
