@@ -77,6 +77,7 @@ import signal
 import socket
 import sys
 import time
+import traceback
 from typing import Any
 
 WORK_DIR = "/tmp"
@@ -88,6 +89,15 @@ IPC_RMID = 0
 MADV_COLLAPSE = 25
 HUGE_PAGE_BYTES = 2 * 2**20
 CLEANER_TIMEOUT_SECONDS = 10.0
+FRESH_SIGNAL_HANDLERS: dict[signal.Signals, Any] = {
+    signal.SIGINT: signal.default_int_handler,
+    signal.SIGPIPE: signal.SIG_IGN,
+    signal.SIGXFSZ: signal.SIG_IGN,
+    signal.SIGTERM: signal.SIG_DFL,
+    signal.SIGCHLD: signal.SIG_DFL,
+}
+"""The handlers a fresh CPython starts with: KeyboardInterrupt on SIGINT, SIGPIPE and SIGXFSZ
+ignored, and the system defaults for SIGTERM and SIGCHLD."""
 
 
 def _preimport() -> None:
@@ -166,8 +176,10 @@ def _become_run(request: dict[str, Any], fds: list[int], control: socket.socket)
     """Turn the forked child into the run's runner. It never returns."""
     try:
         control.close()
-        for number in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD, signal.SIGPIPE):
-            signal.signal(number, signal.SIG_DFL)
+        # What a fresh interpreter starts with, as in a cold run: Ctrl-C raises KeyboardInterrupt,
+        # and a write to a closed pipe or past RLIMIT_FSIZE raises OSError instead of killing.
+        for number, handler in FRESH_SIGNAL_HANDLERS.items():
+            signal.signal(number, handler)
         os.setsid()
         # The code arrives in a memfd that only this child reads, so the student's text never
         # enters the zygote's memory, which every later run starts as a copy of.
@@ -197,14 +209,33 @@ def _become_run(request: dict[str, Any], fds: list[int], control: socket.socket)
         runner.main(["runner.py", solution, "3", "4", "--clear-keyrings"])
         code = 0
     except SystemExit as exit_request:
-        code = exit_request.code if isinstance(exit_request.code, int) else 1
+        code = _exit_code(exit_request)
+    except KeyboardInterrupt:
+        # The interpreter prints the traceback and ends by SIGINT, which the evaluator reports.
+        traceback.print_exc()
+        sys.stderr.flush()
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGINT)
+        code = 1
     except BaseException:
+        traceback.print_exc()  # As the interpreter prints an uncaught exception, for the student's stderr.
         code = 1
     try:
         sys.stdout.flush()
         sys.stderr.flush()
     finally:
         os._exit(code)
+
+
+def _exit_code(exit_request: SystemExit) -> int:
+    """Return the status the interpreter exits with for ``exit_request``, printing a message code."""
+    code = exit_request.code
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    print(code, file=sys.stderr)
+    return 1
 
 
 def _read_all(fd: int) -> bytes:

@@ -559,3 +559,80 @@ def test_posix_message_queue_refused(zygote: Zygote):
     )
 
     assert result.stdout == "-1\n"
+
+
+def run_cold(code: str, work_root: Path, lab_id: str = "lab1") -> GradeResult:
+    lab = get_lab(lab_id)
+    return grade(textwrap.dedent(code), lab, [lab.public], Limits(), SandboxMode.BWRAP, work_root=work_root)
+
+
+def test_sigint_raises_keyboard_interrupt(zygote: Zygote, tmp_path: Path):
+    # A watchdog ends the search with Ctrl-C, as a fresh interpreter handles it.
+    code = """
+    import os, signal, threading, time
+
+    def solution(func, start_point):
+        threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT)).start()
+        best = x = start_point
+        try:
+            while True:
+                x *= 0.999
+                time.sleep(0.002)
+                if func(x) < func(best):
+                    best = x
+        except KeyboardInterrupt:
+            print("stopped by the watchdog")
+        return best
+    """
+    cold = run_cold(code, tmp_path)
+    warm = run_warm(zygote, code, "lab1")
+
+    assert cold.verdict is Verdict.ACCEPTED, cold.detail
+    assert warm.verdict is Verdict.ACCEPTED, warm.detail
+    assert warm.stdout == "stopped by the watchdog\n"
+
+
+def test_broken_pipe_raises(zygote: Zygote, tmp_path: Path):
+    code = """
+    import os
+
+    def solution(func, start_point):
+        read_end, write_end = os.pipe()
+        os.close(read_end)
+        try:
+            os.write(write_end, b"x")
+        except BrokenPipeError:
+            print("BrokenPipeError")
+        return start_point
+    """
+    cold = run_cold(code, tmp_path)
+    warm = run_warm(zygote, code, "lab1")
+
+    assert cold.stdout == "BrokenPipeError\n"
+    assert warm.verdict is Verdict.ACCEPTED, warm.detail
+    assert warm.stdout == "BrokenPipeError\n"
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        (
+            'import sys\n\ndef solution(func, start_point):\n    sys.exit("giving up early")\n',
+            "giving up early",
+        ),
+        (
+            "class Stop(BaseException):\n    pass\n\n"
+            'def solution(func, start_point):\n    raise Stop("stopped by a BaseException")\n',
+            "Stop: stopped by a BaseException",
+        ),
+    ],
+    ids=["sys_exit_message", "base_exception"],
+)
+def test_uncaught_exit_is_printed(zygote: Zygote, tmp_path: Path, code: str, expected: str):
+    cold = run_cold(code, tmp_path)
+    warm = run_warm(zygote, code, "lab1")
+
+    assert cold.verdict is Verdict.NO_RESULT
+    assert expected in cold.stderr
+    assert warm.verdict is Verdict.NO_RESULT
+    assert expected in warm.stderr
