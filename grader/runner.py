@@ -40,6 +40,7 @@ import itertools
 import json
 import math
 import os
+import reprlib
 import struct
 import sys
 import threading
@@ -196,11 +197,13 @@ def _point_from_argument(p: Any, dimension: int) -> list[float]:
         p = p.tolist()  # NumPy arrays and scalars
     items = list(_flatten(p)) if isinstance(p, (list, tuple)) else [p]
     if len(items) != dimension:
-        raise ValueError(f"func expects a point with {dimension} coordinate(s), got {len(items)}: {p!r}")
+        raise ValueError(
+            f"func expects a point with {dimension} coordinate(s), got {len(items)}: {reprlib.repr(p)}"
+        )
     point = []
     for item in items:
         if isinstance(item, (bool, complex)) or not isinstance(item, (int, float)):
-            raise TypeError(f"func expects real numbers, got {type(item).__name__}: {item!r}")
+            raise TypeError(f"func expects real numbers, got {type(item).__name__}: {reprlib.repr(item)}")
         point.append(float(item))
     return point
 

@@ -110,6 +110,23 @@ def test_runtime_error_inside_func(grade_code: Grader):
     assert "runner.py" not in result.detail
 
 
+def test_long_wrong_point_keeps_explanation(grade_code: Grader):
+    # The message shortens the argument, so the error's cap does not cut the explanation away.
+    code = """
+    import numpy as np
+
+    def solution(func, start_point):
+        func(np.linspace(-1.0, 1.0, 2000))
+        return start_point
+    """
+    result = grade_code("lab3", code)
+
+    assert result.verdict is Verdict.RUNTIME_ERROR
+    assert "func expects a point with 2 coordinate(s), got 2000: [-1.0, " in result.detail
+    assert 'File "/sandbox/solution.py"' in result.detail
+    assert len(result.detail) < 1000
+
+
 def test_runtime_error_by_signal(grade_code: Grader):
     code = """
     import os
