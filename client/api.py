@@ -8,7 +8,9 @@ expected JSON becomes ``ExitCode.SERVER``.
 
 from __future__ import annotations
 
+import json
 import logging
+import time
 from typing import Any
 from urllib.parse import quote
 
@@ -16,11 +18,17 @@ import httpx
 
 from client import messages
 from client.errors import CliError, ExitCode
+from client.render import clean
 
 logger = logging.getLogger(__name__)
 
 TIMEOUT_SECONDS = 30.0
 """Per request: an upload of at most 64 KiB or a small JSON body should never take this long."""
+MAX_BODY_BYTES = 64 * 2**20
+"""A reply's size cap, far above gradedescent's own replies: a result carries at most 64 KiB of
+output, and a board one row per student."""
+MAX_DETAIL_CHARS = 300
+"""Characters of a server's error text that an error message shows."""
 
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -39,6 +47,10 @@ class ServerUnavailable(CliError):
 
 class ConnectFailure(ServerUnavailable):
     """Raised when no connection to the server could be made, so the request was never sent."""
+
+
+class InvalidResponse(CliError):
+    """Raised when a reply is not what a gradedescent server sends; sending again would not help."""
 
 
 class RequestRejected(CliError):
@@ -97,8 +109,10 @@ class Api:
 
     def _request(self, method: str, path: str, **options: Any) -> dict[str, Any]:
         logger.debug("%s %s%s", method, self.url, path)
+        deadline = time.monotonic() + TIMEOUT_SECONDS
         try:
-            response = self._client.request(method, path, **options)
+            with self._client.stream(method, path, **options) as response:
+                content = _read_body(response, deadline)
         except (httpx.ConnectError, httpx.ConnectTimeout) as error:
             reason = _describe(error)
             raise ConnectFailure(
@@ -112,32 +126,57 @@ class Api:
         logger.debug("%s %s%s returned %d", method, self.url, path, response.status_code)
 
         if response.status_code >= 500:
-            detail = _detail(response)
+            detail = _detail(content, response.reason_phrase)
             message = messages.SERVER_FAILED.format(status=response.status_code, detail=detail)
             raise ServerUnavailable(message, f"{response.status_code}: {detail}")
         if response.status_code >= 400:
-            detail = _detail(response)
+            detail = _detail(content, response.reason_phrase)
             message = messages.SERVER_REJECTED.format(status=response.status_code, detail=detail)
             raise RequestRejected(message, response.status_code, detail)
         if response.is_redirect:
-            # Not followed: a token must not go to another host, and the configured URL is wrong anyway.
-            location = response.headers.get("Location", "")
-            suggested = location.split("?")[0].removesuffix(path) or location
-            message = messages.SERVER_REDIRECTED.format(
-                url=self.url, path=path, location=location, suggested=suggested
-            )
-            raise CliError(message, ExitCode.USAGE)
+            raise CliError(self._redirected(path, response.headers.get("Location", "")), ExitCode.USAGE)
         try:
-            body = response.json()
-        except ValueError as error:
-            raise self.invalid_response(str(error)) from None
+            body = json.loads(content)
+        except ValueError:
+            raise self.invalid_response(messages.NOT_JSON.format(start=_shown(content, 60))) from None
         if not isinstance(body, dict):
             raise self.invalid_response(f"a JSON {type(body).__name__}, not an object")
         return body
 
-    def invalid_response(self, reason: str) -> CliError:
+    def _redirected(self, path: str, location: str) -> str:
+        # Not followed: a token must not go to another host, and the configured URL is wrong anyway.
+        shown = clean(location[:MAX_DETAIL_CHARS])
+        base = location.split("?")[0]
+        if base.endswith(path) and base != path:
+            suggested = clean(base.removesuffix(path))
+            return messages.SERVER_REDIRECTED.format(
+                url=self.url, path=path, location=shown, suggested=suggested
+            )
+        return messages.SERVER_REDIRECTED_ELSEWHERE.format(url=self.url, path=path, location=shown)
+
+    def invalid_response(self, reason: str) -> InvalidResponse:
         """Build the error for a body that is not what a gradedescent server sends."""
-        return CliError(messages.SERVER_INVALID_RESPONSE.format(url=self.url, error=reason), ExitCode.SERVER)
+        return InvalidResponse(
+            messages.SERVER_INVALID_RESPONSE.format(url=self.url, error=reason), ExitCode.SERVER
+        )
+
+
+def _read_body(response: httpx.Response, deadline: float) -> bytes:
+    """Read the body, at most ``MAX_BODY_BYTES`` and until ``deadline`` (a ``time.monotonic`` value).
+
+    httpx's timeout applies to each read, so a server that sends a byte at a
+    time could otherwise hold the command for ever.
+    """
+    chunks = []
+    size = 0
+    for chunk in response.iter_bytes():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise httpx.ReadError(f"the reply is larger than {MAX_BODY_BYTES // 2**20} MiB")
+        if time.monotonic() > deadline:
+            raise httpx.ReadTimeout(f"the reply took longer than {TIMEOUT_SECONDS:g} s")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _segment(value: str) -> str:
@@ -150,19 +189,25 @@ def _describe(error: httpx.HTTPError) -> str:
     return str(error) or type(error).__name__
 
 
-def _detail(response: httpx.Response) -> str:
-    """Return the ``detail`` of a FastAPI error body, or the body's start when it has none."""
+def _detail(content: bytes, reason_phrase: str) -> str:
+    """Return the ``detail`` of a FastAPI error body, or the body's start when it has none, shortened and cleaned."""
     try:
-        body = response.json()
+        body = json.loads(content)
     except ValueError:
-        return response.text.strip()[:300] or response.reason_phrase
+        return _shown(content, MAX_DETAIL_CHARS) or reason_phrase
     detail = body.get("detail") if isinstance(body, dict) else None
-    if isinstance(detail, str):
-        return detail
     if isinstance(detail, list):
         # Request validation errors: a list of {"loc": [...], "msg": "..."}.
-        return "; ".join(_validation_message(item) for item in detail)
-    return response.text.strip()[:300]
+        detail = "; ".join(_validation_message(item) for item in detail)
+    if not isinstance(detail, str):
+        return _shown(content, MAX_DETAIL_CHARS)
+    return clean(detail[:MAX_DETAIL_CHARS] + ("..." if len(detail) > MAX_DETAIL_CHARS else ""))
+
+
+def _shown(content: bytes, limit: int) -> str:
+    """Return the start of a body as text a terminal can show safely."""
+    text = content[: limit * 4].decode("utf-8", "replace").strip()
+    return clean(text[:limit] + ("..." if len(text) > limit else ""))
 
 
 def _validation_message(item: object) -> str:

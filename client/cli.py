@@ -34,10 +34,13 @@ Command = Callable[[argparse.Namespace, Mapping[str, str]], ExitCode]
 
 
 def verdict_exit_code(verdict: str | None) -> ExitCode:
-    """Map a verdict to the exit code: only ``accepted`` succeeds, and ``internal_error`` is the server's."""
+    """Map a verdict to the exit code: only ``accepted`` succeeds, and ``internal_error`` is the server's.
+
+    A finished submission without a verdict is the server's fault too.
+    """
     if verdict == Verdict.ACCEPTED:
         return ExitCode.OK
-    if verdict == Verdict.INTERNAL_ERROR:
+    if verdict is None or verdict == Verdict.INTERNAL_ERROR:
         return ExitCode.SERVER
     return ExitCode.SUBMISSION_FAILED
 
@@ -165,10 +168,13 @@ def _check_token(url: str, token: str) -> tuple[str, str]:
 
 
 def _is_ta_token(api: Api) -> bool:
-    """Return whether the TA routes accept the token, which /api/me rejects with 403 as not a student's."""
+    """Return whether the TA routes accept the token, which /api/me rejects with 403 as not a student's.
+
+    Raises ``ServerUnavailable`` when the server fails, so that the token is saved with a warning.
+    """
     try:
         api.roster_page()
-    except CliError:
+    except RequestRejected:
         return False
     return True
 

@@ -109,6 +109,11 @@ SERVER_UNREACHABLE = _(
     "cannot reach the server at {url}: {error}. Check GRADEDESCENT_URL or the config file, and your network"
 )
 SERVER_REDIRECTED = _("the server at {url} redirects {path} to {location}: try {suggested} as the server URL")
+SERVER_REDIRECTED_ELSEWHERE = _(
+    "the server at {url} redirects {path} to {location}, which is not a gradedescent address: "
+    "check the server URL"
+)
+NOT_JSON = _("the reply is not JSON, it starts with {start!r}")
 SERVER_INVALID_RESPONSE = _(
     "the server at {url} sent a response that is not gradedescent JSON ({error}): "
     "check that the URL points at a gradedescent server"

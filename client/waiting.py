@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any, TextIO, TypeVar
 
 from client import messages
-from client.api import Api
+from client.api import Api, ServerUnavailable
 from client.errors import CliError, ExitCode
 
 logger = logging.getLogger(__name__)
@@ -93,7 +93,8 @@ def call_with_retries(
 
 
 def is_server_failure(error: CliError) -> bool:
-    return error.exit_code is ExitCode.SERVER
+    """Return whether sending again may help: the server was unreachable, timed out or failed."""
+    return isinstance(error, ServerUnavailable)
 
 
 def wait_for_result(

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import http.server
 import os
 import subprocess
 import sys
+import threading
+import time
 import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -58,6 +64,69 @@ def solution(func, start_point):
 """
 
 SYNTAX_ERROR = "def solution(func, start_point)\n    return start_point\n"
+
+
+@dataclass
+class Canned:
+    """One response that a stand-in HTTP server sends."""
+
+    status: int
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    trickle_seconds: float = 0.0
+    """Seconds between the body's bytes; zero sends the body at once."""
+
+
+@dataclass
+class CannedServer:
+    """A stand-in for a server that is not gradedescent, or a failing one, on a loopback port."""
+
+    url: str
+    requests: list[str]
+    """``METHOD path`` of every request received, in order."""
+
+
+@contextlib.contextmanager
+def canned_server(default: Canned, routes: dict[str, Canned] | None = None) -> Iterator[CannedServer]:
+    """Serve ``routes[path]`` for a request's path, or ``default``, on a free loopback port."""
+    received: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.reply()
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self.reply()
+
+        def reply(self) -> None:
+            received.append(f"{self.command} {self.path}")
+            canned = (routes or {}).get(self.path.split("?")[0], default)
+            self.send_response(canned.status)
+            for name, value in canned.headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(canned.body)))
+            self.end_headers()
+            if not canned.trickle_seconds:
+                self.wfile.write(canned.body)
+                return
+            for byte in canned.body:
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                time.sleep(canned.trickle_seconds)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass  # Keeps the test's output clean.
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield CannedServer(f"http://127.0.0.1:{server.server_address[1]}", received)
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def unique_id(prefix: str) -> str:

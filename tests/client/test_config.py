@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
-import http.server
 import stat
-import threading
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
 from client.config import Config, config_path, load_config, write_config
 from client.errors import CliError, ExitCode
-from tests.client.conftest import LAB1_DESCENT, run_cli, unique_id, write_solution
+from tests.client.conftest import LAB1_DESCENT, Canned, canned_server, run_cli, unique_id, write_solution
 from tests.conftest import TA_TOKEN, LiveServer, add_student, free_port
 
 
@@ -289,41 +284,6 @@ def test_xdg_config_home_end_to_end(tmp_path: Path, cli_env: dict[str, str]):
     assert (xdg / "gradedescent" / "config.toml").is_file()
 
 
-@dataclass
-class Canned:
-    """One response that a stand-in HTTP server sends to every GET."""
-
-    status: int
-    body: bytes = b""
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-@contextlib.contextmanager
-def canned_server(canned: Canned) -> Iterator[str]:
-    """Serve ``canned`` on a free loopback port and yield the server's URL."""
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(canned.status)
-            for name, value in canned.headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(canned.body)))
-            self.end_headers()
-            self.wfile.write(canned.body)
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass  # Keeps the test's output clean.
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 @pytest.mark.parametrize(
     ("canned", "message", "exit_code"),
     [
@@ -344,8 +304,8 @@ def canned_server(canned: Canned) -> Iterator[str]:
     ids=["redirect", "json_without_student", "html", "not_found", "proxy_forbidden"],
 )
 def test_login_unusable_server(cli_env: dict[str, str], canned: Canned, message: str, exit_code: int):
-    with canned_server(canned) as url:
-        result = run_cli("login", url, env=cli_env, stdin="the-token\n")
+    with canned_server(canned) as server:
+        result = run_cli("login", server.url, env=cli_env, stdin="the-token\n")
 
     assert result.returncode == exit_code, result.stderr
     assert result.stderr.startswith("gradedescent: error: the token was not saved: ")
@@ -354,8 +314,8 @@ def test_login_unusable_server(cli_env: dict[str, str], canned: Canned, message:
 
 
 def test_login_failing_server_saves(cli_env: dict[str, str]):
-    with canned_server(Canned(503, b'{"detail": "database is down"}')) as url:
-        result = run_cli("login", url, env=cli_env, stdin="the-token\n")
+    with canned_server(Canned(503, b'{"detail": "database is down"}')) as server:
+        result = run_cli("login", server.url, env=cli_env, stdin="the-token\n")
 
     assert result.returncode == 0, result.stderr
     assert "could not be reached or failed: 503: database is down" in result.stderr
