@@ -165,6 +165,21 @@ LABEL_MEAN_GAP = _("mean gap")
 LABEL_ERT = _("expected running time to gap < {target}")
 LABEL_HIDDEN_FEEDBACK = _("feedback kinds")
 CRITICAL_POINT_VALUE = _("{kind} at {point}, f = {value}")
+CRITICAL_POINT_KINDS = {
+    "global minimum": _("global minimum"),
+    "local minimum": _("local minimum"),
+    "local maximum": _("local maximum"),
+    "saddle point": _("saddle point"),
+}
+FEEDBACK_KINDS = {
+    "converged": _("converged"),
+    "diverged": _("diverged"),
+    "stopped_at_critical_point": _("stopped at a critical point"),
+    "oscillating": _("oscillating"),
+    "stalled": _("stalled"),
+    "not_evaluated": _("not evaluated"),
+    "unfinished": _("unfinished"),
+}
 EVALUATIONS_BUDGET_SPENT = _("{count} (budget spent)")
 SCORED_ON_NAMES = {
     "returned_point": _("the returned point"),
@@ -179,6 +194,7 @@ NO_OUTPUT = _("(no output)")
 # The leaderboard.
 BOARD_TITLE = _("{lab}: {board} board, {rule} accepted submission of each student")
 BOARD_NAMES = {"public": _("public"), "private": _("private")}
+RULE_NAMES = {"best": _("best"), "latest": _("latest")}
 BOARD_DEADLINE = _("deadline: {deadline}")
 BOARD_EMPTY = _("No ranked submissions yet.")
 COLUMN_RANK = _("rank")

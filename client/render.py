@@ -124,11 +124,14 @@ def _score_rows(score: dict[str, Any], body: dict[str, Any]) -> list[tuple[str, 
 
     feedback = body.get("feedback")
     if feedback:
-        rows.append((messages.LABEL_FEEDBACK, f"{feedback['message']} ({feedback['kind']})"))
+        kind = str(feedback["kind"])
+        rows.append(
+            (messages.LABEL_FEEDBACK, f"{feedback['message']} ({messages.FEEDBACK_KINDS.get(kind, kind)})")
+        )
         critical = feedback.get("critical_point")
         if critical:
             value = messages.CRITICAL_POINT_VALUE.format(
-                kind=critical["kind"],
+                kind=messages.CRITICAL_POINT_KINDS.get(str(critical["kind"]), str(critical["kind"])),
                 point=format_point(critical["point"]),
                 value=format(critical["value"], ".10g"),
             )
@@ -152,7 +155,8 @@ def _hidden_rows(hidden: dict[str, Any]) -> list[tuple[str, str]]:
             (messages.LABEL_ERT.format(target=target), messages.NEVER if ert is None else f"{ert:.1f}")
         )
     kinds = hidden.get("feedback") or {}
-    summary = ", ".join(f"{kind} {count}" for kind, count in sorted(kinds.items(), key=lambda item: -item[1]))
+    counted = sorted(kinds.items(), key=lambda item: -item[1])
+    summary = ", ".join(f"{messages.FEEDBACK_KINDS.get(kind, kind)} {count}" for kind, count in counted)
     rows.append((messages.LABEL_HIDDEN_FEEDBACK, summary or messages.NONE))
     return rows
 
@@ -164,7 +168,7 @@ def format_leaderboard(board: dict[str, Any]) -> str:
         messages.BOARD_TITLE.format(
             lab=board.get("lab_id", ""),
             board=messages.BOARD_NAMES.get(name, name),
-            rule=board.get("rule", ""),
+            rule=messages.RULE_NAMES.get(str(board.get("rule", "")), str(board.get("rule", ""))),
         )
     ]
     if board.get("deadline"):

@@ -104,7 +104,7 @@ def test_result_hidden_rows():
     assert "\nHidden cases\n" in text
     assert "  expected running time to gap < 0.1    120.5\n" in text
     assert "  expected running time to gap < 1e-06  never\n" in text
-    assert "  feedback kinds                        stopped_at_critical_point 6, converged 2\n" in text
+    assert "  feedback kinds                        stopped at a critical point 6, converged 2\n" in text
 
 
 def test_result_output_indented():

@@ -54,7 +54,7 @@ def test_try_lab3_critical_point(tmp_path: Path, cli_env: dict[str, str]):
 
     # Accepted: the run returned a valid point, however poor its score.
     assert result.returncode == 0, result.stderr
-    assert "(stopped_at_critical_point)" in result.stdout
+    assert "(stopped at a critical point)" in result.stdout
     assert "critical point              local minimum at (0, 3), f = 0" in result.stdout
     assert "evaluations to gap < 1e-06  never" in result.stdout
     assert "  descent finished" in result.stdout
