@@ -108,6 +108,7 @@ SERVER_FAILED = _("the server failed ({status}): {detail}. Try again later, or t
 SERVER_UNREACHABLE = _(
     "cannot reach the server at {url}: {error}. Check GRADEDESCENT_URL or the config file, and your network"
 )
+RETRYING = _("{error}. Trying again in {seconds:.0f} s ({retry} of {retries}).")
 SERVER_REDIRECTED = _("the server at {url} redirects {path} to {location}: try {suggested} as the server URL")
 SERVER_REDIRECTED_ELSEWHERE = _(
     "the server at {url} redirects {path} to {location}, which is not a gradedescent address: "

@@ -8,6 +8,7 @@ changes, so logs of scripted runs stay readable.
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from collections.abc import Callable
 from typing import Any, TextIO, TypeVar
@@ -81,7 +82,15 @@ def call_with_retries(
                 raise
             pause = 2.0**failures
             failures += 1
-            logger.warning(
+            # The student reads the notice in their language; the log record keeps what was retried.
+            print(
+                messages.RETRYING.format(
+                    error=error.message, seconds=pause, retry=failures, retries=MAX_RETRIES
+                ),
+                file=sys.stderr,
+                flush=True,
+            )
+            logger.info(
                 "%s failed (retry %d of %d in %.0f s): %s",
                 description,
                 failures,

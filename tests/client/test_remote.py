@@ -241,7 +241,7 @@ def test_unreachable_server(tmp_path: Path, cli_env: dict[str, str]):
 
     assert submitted.returncode == 3
     assert f"cannot reach the server at {url}" in submitted.stderr
-    assert "retry" not in submitted.stderr
+    assert "Trying again" not in submitted.stderr
     assert board.returncode == 3
 
 

@@ -112,7 +112,7 @@ def test_wait_returns_done(scripted: list[ScriptedServer]):
     assert server.authorizations == ["Bearer token"] * 3
 
 
-def test_wait_retries_server_errors(scripted: list[ScriptedServer]):
+def test_wait_retries_server_errors(scripted: list[ScriptedServer], capsys: pytest.CaptureFixture[str]):
     failure = (503, json.dumps({"detail": "the database is busy"}))
     server = serve(scripted, [failure, failure, submission("queued"), submission("done", "accepted")])
     clock = FakeClock()
@@ -121,6 +121,10 @@ def test_wait_retries_server_errors(scripted: list[ScriptedServer]):
 
     assert body["status"] == "done"
     assert clock.sleeps == [1.0, 2.0, POLL_SECONDS]
+    notices = capsys.readouterr().err
+    assert "the server failed (503): the database is busy. Try again later" in notices
+    assert f"Trying again in 1 s (1 of {MAX_RETRIES})." in notices
+    assert f"Trying again in 2 s (2 of {MAX_RETRIES})." in notices
 
 
 def test_wait_gives_up_after_retries(scripted: list[ScriptedServer]):
