@@ -493,7 +493,10 @@ class Evaluator:
                 Verdict.TIME_LIMIT, f"the run used more than {self.limits.cpu_time} s of CPU time"
             )
         if ended_by is not None:
-            name = signal.Signals(ended_by).name
+            try:
+                name = signal.Signals(ended_by).name
+            except ValueError:
+                name = f"signal {ended_by}"  # A real-time signal, which has no name in the enum.
             raise _RunEnded(Verdict.RUNTIME_ERROR, f"the runner was killed by {name}")
         where = "the file was imported" if self._phase == "import" else "solution returned"
         raise _RunEnded(

@@ -232,8 +232,10 @@ class RunnerProcess:
             return None
         if code < 0:
             return -code
-        if self.mode is SandboxMode.BWRAP and code > 128:
-            return code - 128  # bwrap exits with 128 + N when its child dies by signal N.
+        if self.mode is SandboxMode.BWRAP and 128 < code <= 128 + signal.SIGRTMAX:
+            # bwrap exits with 128 + N when its child dies by signal N. NOTE: a runner that calls
+            # sys.exit(128 + N) itself looks the same from here.
+            return code - 128
         return None
 
     def wait(self, timeout: float) -> bool:

@@ -77,7 +77,6 @@ import signal
 import socket
 import sys
 import time
-import traceback
 from typing import Any
 
 WORK_DIR = "/tmp"
@@ -211,31 +210,48 @@ def _become_run(request: dict[str, Any], fds: list[int], control: socket.socket)
     except SystemExit as exit_request:
         code = _exit_code(exit_request)
     except KeyboardInterrupt:
-        # The interpreter prints the traceback and ends by SIGINT, which the evaluator reports.
-        traceback.print_exc()
-        sys.stderr.flush()
+        # The interpreter prints the traceback and ends by SIGINT, or exits with 130 when SIGINT
+        # is blocked, and the evaluator reports either.
+        _print_uncaught()
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         os.kill(os.getpid(), signal.SIGINT)
-        code = 1
+        code = 130
     except BaseException:
-        traceback.print_exc()  # As the interpreter prints an uncaught exception, for the student's stderr.
+        _print_uncaught()
         code = 1
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    finally:
-        os._exit(code)
+    _exit_as_interpreter(code)
 
 
 def _exit_code(exit_request: SystemExit) -> int:
-    """Return the status the interpreter exits with for ``exit_request``, printing a message code."""
+    """Return the status the interpreter exits with for ``exit_request``, printing a code that is not an int."""
     code = exit_request.code
     if code is None:
         return 0
     if isinstance(code, int):
-        return code
-    print(code, file=sys.stderr)
+        return code if -(2**31) <= code < 2**31 else 255  # CPython exits with -1 when the int overflows.
+    try:
+        print(code, file=sys.stderr)
+    except BaseException:
+        pass  # The student's __str__ failed; the interpreter then prints nothing either.
     return 1
+
+
+def _print_uncaught() -> None:
+    """Print the exception being handled through ``sys.excepthook``, as the interpreter does."""
+    try:
+        sys.excepthook(*sys.exc_info())
+    except BaseException:
+        pass  # The student replaced the hook or stderr with something that fails.
+
+
+def _exit_as_interpreter(code: int) -> None:
+    """Flush the student's streams, ignoring what their replacements raise, and end the process."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BaseException:
+            pass
+    os._exit(code)
 
 
 def _read_all(fd: int) -> bytes:

@@ -335,8 +335,12 @@ def test_budget_spent_off_finite(grade_code: Grader, lab_id: str, argument: str,
             "import sys\nsys.exit(0)\n",
             "the runner exited with status 0 before the file was imported",
         ),
+        (
+            "import sys\n\ndef solution(func, start_point):\n    sys.exit(-1)\n",
+            "the runner exited with status 255 before solution returned",
+        ),
     ],
-    ids=["os_exit", "system_exit", "exit_on_import"],
+    ids=["os_exit", "system_exit", "exit_on_import", "exit_status_255"],
 )
 def test_no_result(grade_code: Grader, code: str, message: str):
     result = grade_then_ordinary(grade_code, "lab1", code)

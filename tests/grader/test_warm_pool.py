@@ -636,3 +636,46 @@ def test_uncaught_exit_is_printed(zygote: Zygote, tmp_path: Path, code: str, exp
     assert expected in cold.stderr
     assert warm.verdict is Verdict.NO_RESULT
     assert expected in warm.stderr
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "import sys\n\nclass Code:\n    def __str__(self):\n        raise ValueError('no text')\n\n"
+        "def solution(func, start_point):\n    sys.exit(Code())\n",
+        "import sys\n\ndef solution(func, start_point):\n    sys.exit(10**30)\n",
+    ],
+    ids=["unprintable_exit_code", "huge_exit_code"],
+)
+def test_odd_exit_matches_cold(zygote: Zygote, tmp_path: Path, code: str):
+    cold = run_cold(code, tmp_path)
+    warm = run_warm(zygote, code, "lab1")
+
+    assert warm.verdict is cold.verdict
+    assert warm.detail == cold.detail
+    assert "zygote.py" not in warm.stderr
+
+
+def test_keyboard_interrupt_with_sigint_blocked(zygote: Zygote):
+    # The interpreter exits with 130 when it cannot end by SIGINT. A cold run through bwrap cannot
+    # tell that status from death by SIGINT, so this checks the warm run alone.
+    code = """
+    import signal, sys
+
+    class Stream:
+        def write(self, text):
+            return len(text)
+
+        def flush(self):
+            raise KeyboardInterrupt("raised by flush")
+
+    def solution(func, start_point):
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        sys.stdout = Stream()
+        return start_point
+    """
+    result = run_warm(zygote, code, "lab1")
+
+    assert result.verdict is Verdict.NO_RESULT
+    assert result.detail == "the runner exited with status 130 before solution returned"
+    assert "KeyboardInterrupt: raised by flush" in result.stderr
