@@ -12,7 +12,7 @@ import json
 import logging
 import time
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urljoin
 
 import httpx
 
@@ -51,6 +51,10 @@ class ConnectFailure(ServerUnavailable):
 
 class InvalidResponse(CliError):
     """Raised when a reply is not what a gradedescent server sends; sending again would not help."""
+
+
+class ReplyTooLarge(Exception):
+    """Raised while reading a reply larger than ``MAX_BODY_BYTES``, which no gradedescent server sends."""
 
 
 class RequestRejected(CliError):
@@ -113,6 +117,10 @@ class Api:
         try:
             with self._client.stream(method, path, **options) as response:
                 content = _read_body(response, deadline)
+        except ReplyTooLarge:
+            raise self.invalid_response(
+                messages.REPLY_TOO_LARGE.format(mebibytes=MAX_BODY_BYTES // 2**20)
+            ) from None
         except (httpx.ConnectError, httpx.ConnectTimeout) as error:
             reason = _describe(error)
             raise ConnectFailure(
@@ -134,20 +142,21 @@ class Api:
             message = messages.SERVER_REJECTED.format(status=response.status_code, detail=detail)
             raise RequestRejected(message, response.status_code, detail)
         if response.is_redirect:
-            raise CliError(self._redirected(path, response.headers.get("Location", "")), ExitCode.USAGE)
+            location = urljoin(str(response.url), response.headers.get("Location", ""))
+            raise CliError(self._redirected(path, location), ExitCode.USAGE)
         try:
             body = json.loads(content)
         except ValueError:
             raise self.invalid_response(messages.NOT_JSON.format(start=_shown(content, 60))) from None
         if not isinstance(body, dict):
-            raise self.invalid_response(f"a JSON {type(body).__name__}, not an object")
+            raise self.invalid_response(messages.NOT_OBJECT.format(kind=type(body).__name__))
         return body
 
     def _redirected(self, path: str, location: str) -> str:
         # Not followed: a token must not go to another host, and the configured URL is wrong anyway.
         shown = clean(location[:MAX_DETAIL_CHARS])
         base = location.split("?")[0]
-        if base.endswith(path) and base != path:
+        if base.endswith(path) and base.startswith(("http://", "https://")):
             suggested = clean(base.removesuffix(path))
             return messages.SERVER_REDIRECTED.format(
                 url=self.url, path=path, location=shown, suggested=suggested
@@ -172,9 +181,9 @@ def _read_body(response: httpx.Response, deadline: float) -> bytes:
     for chunk in response.iter_bytes():
         size += len(chunk)
         if size > MAX_BODY_BYTES:
-            raise httpx.ReadError(f"the reply is larger than {MAX_BODY_BYTES // 2**20} MiB")
+            raise ReplyTooLarge()
         if time.monotonic() > deadline:
-            raise httpx.ReadTimeout(f"the reply took longer than {TIMEOUT_SECONDS:g} s")
+            raise httpx.ReadTimeout(messages.REPLY_TOO_SLOW.format(seconds=TIMEOUT_SECONDS))
         chunks.append(chunk)
     return b"".join(chunks)
 

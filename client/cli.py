@@ -21,7 +21,7 @@ from client.api import Api, ConnectFailure, RequestRejected, ServerUnavailable
 from client.config import config_path, load_config, validate_token, validate_url, write_config
 from client.errors import CliError, ExitCode
 from client.files import decode_solution, read_solution
-from client.render import format_leaderboard, format_result
+from client.render import format_leaderboard, format_result, status_name
 from client.waiting import StatusLine, call_with_retries, is_server_failure, wait_for_result
 from grader.verdicts import Verdict
 
@@ -65,20 +65,21 @@ def submit(args: argparse.Namespace, environ: Mapping[str, str]) -> ExitCode:
             return ExitCode.OK
         body = _wait(api, submission_id, args.timeout)
 
-    sys.stdout.write(format_result(body))
+    sys.stdout.write(_rendered(format_result, body, url))
     return verdict_exit_code(body.get("verdict"))
 
 
 def status(args: argparse.Namespace, environ: Mapping[str, str]) -> ExitCode:
     config = load_config(environ)
-    with Api(config.require_url(), config.require_token()) as api:
+    url = config.require_url()
+    with Api(url, config.require_token()) as api:
         body = _wait(api, args.id, args.timeout) if args.wait else api.submission(args.id)
 
-    sys.stdout.write(format_result(body))
+    sys.stdout.write(_rendered(format_result, body, url))
     state = str(body.get("status"))
     if state != "done":
         print(
-            messages.NOT_DONE.format(id=args.id, status=messages.STATUS_NAMES.get(state, state)),
+            messages.NOT_DONE.format(id=args.id, status=status_name(state)),
             file=sys.stderr,
         )
         return ExitCode.PENDING
@@ -88,9 +89,10 @@ def status(args: argparse.Namespace, environ: Mapping[str, str]) -> ExitCode:
 def leaderboard(args: argparse.Namespace, environ: Mapping[str, str]) -> ExitCode:
     config = load_config(environ)
     # The public board needs no token; a configured one lets a TA see the private board before the deadline.
-    with Api(config.require_url(), config.token) as api:
+    url = config.require_url()
+    with Api(url, config.token) as api:
         board = api.leaderboard(args.lab, "private" if args.private else "public")
-    sys.stdout.write(format_leaderboard(board))
+    sys.stdout.write(_rendered(format_leaderboard, board, url))
     return ExitCode.OK
 
 
@@ -141,8 +143,8 @@ def _check_token(url: str, token: str) -> tuple[str, str]:
 
     Raises ``CliError`` when the server rejects the token or does not reply
     as gradedescent does, so that the token is not saved. A server that
-    cannot be reached or fails earns only the warning, so that a student can
-    log in before the server is up.
+    cannot be reached, fails or is busy (429) earns only the warning, so
+    that a student can log in before the server is up.
     """
     try:
         with Api(url, token) as api:
@@ -157,6 +159,10 @@ def _check_token(url: str, token: str) -> tuple[str, str]:
     except ServerUnavailable as unavailable:
         return "", messages.LOGIN_UNCHECKED.format(url=url, reason=unavailable.reason)
     except RequestRejected as rejected:
+        if rejected.status_code == 429:
+            return "", messages.LOGIN_UNCHECKED.format(
+                url=url, reason=rejected.detail
+            )  # Busy, not a verdict on the token.
         if rejected.status_code == 401:
             raise CliError(
                 messages.LOGIN_REJECTED.format(url=url, detail=rejected.detail), ExitCode.USAGE
@@ -177,6 +183,18 @@ def _is_ta_token(api: Api) -> bool:
     except RequestRejected:
         return False
     return True
+
+
+def _rendered(render: Callable[[dict[str, Any]], str], body: dict[str, Any], url: str) -> str:
+    """Render a server's reply, or raise the server's error when a field is missing or of the wrong type."""
+    try:
+        return render(body)
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        logger.debug("rendering the reply failed", exc_info=True)
+        reason = f"{type(error).__name__}: {error}"
+        raise CliError(
+            messages.SERVER_INVALID_RESPONSE.format(url=url, error=reason), ExitCode.SERVER
+        ) from None
 
 
 def _may_resend(error: CliError) -> bool:

@@ -115,6 +115,9 @@ SERVER_REDIRECTED_ELSEWHERE = _(
     "check the server URL"
 )
 NOT_JSON = _("the reply is not JSON, it starts with {start!r}")
+NOT_OBJECT = _("the reply is a JSON {kind}, not an object")
+REPLY_TOO_LARGE = _("the reply is larger than {mebibytes} MiB")
+REPLY_TOO_SLOW = _("the reply took longer than {seconds:g} s")
 SERVER_INVALID_RESPONSE = _(
     "the server at {url} sent a response that is not gradedescent JSON ({error}): "
     "check that the URL points at a gradedescent server"

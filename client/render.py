@@ -34,6 +34,17 @@ def clean(text: str) -> str:
     return "".join("\ufffd" if unicodedata.category(c) == "Cc" else c for c in text)
 
 
+def status_name(status: object) -> str:
+    """Name a submission's status in the student's language; an unknown one is shown cleaned."""
+    text = str(status)
+    return clean(messages.STATUS_NAMES.get(text, text))
+
+
+def _joined(lines: list[str]) -> str:
+    """Join output lines, with any control character that a server's value carried replaced."""
+    return "".join(clean(line) + "\n" for line in lines)
+
+
 def pad(text: str, width: int, right: bool = False) -> str:
     fill = " " * max(width - display_width(text), 0)
     return fill + text if right else text + fill
@@ -85,7 +96,7 @@ def format_result(body: dict[str, Any]) -> str:
             lines += ["", title]
             # The student's own output, indented and without control characters.
             lines += [INDENT + clean(line) for line in output.splitlines()] or [INDENT + messages.NO_OUTPUT]
-    return "\n".join(lines) + "\n"
+    return _joined(lines)
 
 
 def _header_rows(body: dict[str, Any]) -> list[tuple[str, str]]:
@@ -93,7 +104,7 @@ def _header_rows(body: dict[str, Any]) -> list[tuple[str, str]]:
     if body.get("student_id"):
         rows.append((messages.LABEL_STUDENT, str(body["student_id"])))
     status = str(body.get("status", ""))
-    rows.append((messages.LABEL_STATUS, messages.STATUS_NAMES.get(status, status)))
+    rows.append((messages.LABEL_STATUS, status_name(status)))
     if body.get("verdict"):
         rows.append((messages.LABEL_VERDICT, str(body["verdict"])))
     if body.get("late"):
@@ -176,7 +187,7 @@ def format_leaderboard(board: dict[str, Any]) -> str:
     rows = board.get("rows") or []
     if not rows:
         lines.append(messages.BOARD_EMPTY)
-        return "\n".join(lines) + "\n"
+        return _joined(lines)
 
     header = [
         messages.COLUMN_RANK,
@@ -197,7 +208,7 @@ def format_leaderboard(board: dict[str, Any]) -> str:
     for cells in table:
         padded = [pad(cell, width, right) for cell, width, right in zip(cells, widths, numeric, strict=True)]
         lines.append(COLUMN_GAP.join(padded).rstrip())
-    return "\n".join(lines) + "\n"
+    return _joined(lines)
 
 
 def _leaderboard_cells(row: dict[str, Any]) -> list[str]:

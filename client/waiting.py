@@ -16,6 +16,7 @@ from typing import Any, TextIO, TypeVar
 from client import messages
 from client.api import Api, ServerUnavailable
 from client.errors import CliError, ExitCode
+from client.render import status_name
 
 logger = logging.getLogger(__name__)
 
@@ -39,9 +40,7 @@ class StatusLine:
         self._drawn = False
 
     def show(self, submission_id: int, status: str, seconds: float) -> None:
-        text = messages.STATUS_LINE.format(
-            id=submission_id, status=messages.STATUS_NAMES.get(status, status), seconds=seconds
-        )
+        text = messages.STATUS_LINE.format(id=submission_id, status=status_name(status), seconds=seconds)
         if self.interactive:
             spinner = SPINNER[self._frame % len(SPINNER)]
             self._frame += 1
@@ -139,7 +138,7 @@ def wait_for_result(
             status_line.show(submission_id, status, elapsed)
             if elapsed >= timeout:
                 message = messages.STILL_GRADING.format(
-                    id=submission_id, status=messages.STATUS_NAMES.get(status, status), seconds=elapsed
+                    id=submission_id, status=status_name(status), seconds=elapsed
                 )
                 raise CliError(message, ExitCode.PENDING)
             sleep(POLL_SECONDS)

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from client import api
-from client.api import Api, ServerUnavailable
+from client.api import Api, InvalidResponse, ServerUnavailable
+from client.waiting import is_server_failure
 from tests.client.conftest import Canned, canned_server, run_cli, write_solution
 
 SOLUTION = "def solution(func, start_point):\n    return start_point\n"
@@ -84,3 +85,53 @@ def test_login_ta_check_failing_saves(cli_env: dict[str, str]):
     assert result.returncode == 0, result.stderr
     assert "could not be reached or failed: 500: database is down" in result.stderr
     assert (Path(cli_env["HOME"]) / ".config" / "gradedescent" / "config.toml").exists()
+
+
+def test_oversized_reply_is_invalid(monkeypatch: pytest.MonkeyPatch):
+    # Not the network's fault, so the CLI must not send the request again.
+    monkeypatch.setattr(api, "MAX_BODY_BYTES", 1000)
+    with canned_server(Canned(200, b'{"padding": "' + b"x" * 5000 + b'"}')) as server:
+        with Api(server.url, "token") as client, pytest.raises(InvalidResponse) as caught:
+            client.submission(1)
+
+    assert "the reply is larger than 0 MiB" in caught.value.message
+    assert not is_server_failure(caught.value)
+
+
+def test_relative_redirect_suggests_url(cli_env: dict[str, str]):
+    with canned_server(Canned(308, headers={"Location": "/gradedescent/api/me"})) as server:
+        result = run_cli("login", server.url, env=cli_env, stdin="the-token\n")
+
+    assert result.returncode == 2
+    assert f"try {server.url}/gradedescent as the server URL" in result.stderr
+
+
+def test_malformed_result_is_server_error(cli_env: dict[str, str]):
+    body = b'{"id": 1, "status": "done", "verdict": "accepted", "score": {"final_point": [0.0]}}'
+    with canned_server(Canned(200, body)) as server:
+        result = run_cli(
+            "status", "1", env={**cli_env, "GRADEDESCENT_URL": server.url, "GRADEDESCENT_TOKEN": "t"}
+        )
+
+    assert result.returncode == 3
+    assert "not gradedescent JSON (KeyError: " in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_control_characters_in_status_replaced(cli_env: dict[str, str]):
+    with canned_server(Canned(200, b'{"id": 1, "status": "\\u001b[2Jwiped"}')) as server:
+        result = run_cli(
+            "status", "1", env={**cli_env, "GRADEDESCENT_URL": server.url, "GRADEDESCENT_TOKEN": "t"}
+        )
+
+    assert result.returncode == 4
+    assert "\x1b" not in result.stdout + result.stderr
+    assert "\ufffd[2Jwiped" in result.stderr
+
+
+def test_login_rate_limited_saves(cli_env: dict[str, str]):
+    with canned_server(Canned(429, b'{"detail": "too many requests, try again in 60 s"}')) as server:
+        result = run_cli("login", server.url, env=cli_env, stdin="the-token\n")
+
+    assert result.returncode == 0, result.stderr
+    assert "could not be reached or failed: too many requests, try again in 60 s" in result.stderr
