@@ -147,27 +147,29 @@ class Api:
         try:
             body = json.loads(content)
         except ValueError:
-            raise self.invalid_response(messages.NOT_JSON.format(start=_shown(content, 60))) from None
+            raise self.invalid_response(messages.NOT_JSON.format(start=_body_start(content, 60))) from None
         if not isinstance(body, dict):
             raise self.invalid_response(messages.NOT_OBJECT.format(kind=type(body).__name__))
         return body
 
     def _redirected(self, path: str, location: str) -> str:
         # Not followed: a token must not go to another host, and the configured URL is wrong anyway.
-        shown = clean(location[:MAX_DETAIL_CHARS])
+        location_text = clean(location[:MAX_DETAIL_CHARS])
         base = location.split("?")[0]
         if base.endswith(path) and base.startswith(("http://", "https://")):
             suggested = clean(base.removesuffix(path))
             return messages.SERVER_REDIRECTED.format(
-                url=self.url, path=path, location=shown, suggested=suggested
+                url=self.url, path=path, location=location_text, suggested=suggested
             )
-        return messages.SERVER_REDIRECTED_ELSEWHERE.format(url=self.url, path=path, location=shown)
+        return messages.SERVER_REDIRECTED_ELSEWHERE.format(url=self.url, path=path, location=location_text)
 
     def invalid_response(self, reason: str) -> InvalidResponse:
-        """Build the error for a body that is not what a gradedescent server sends."""
-        return InvalidResponse(
-            messages.SERVER_INVALID_RESPONSE.format(url=self.url, error=reason), ExitCode.SERVER
-        )
+        return invalid_response(self.url, reason)
+
+
+def invalid_response(url: str, reason: str) -> InvalidResponse:
+    """Build the error for a reply from ``url`` that is not what a gradedescent server sends."""
+    return InvalidResponse(messages.SERVER_INVALID_RESPONSE.format(url=url, error=reason), ExitCode.SERVER)
 
 
 def _read_body(response: httpx.Response, deadline: float) -> bytes:
@@ -203,17 +205,17 @@ def _detail(content: bytes, reason_phrase: str) -> str:
     try:
         body = json.loads(content)
     except ValueError:
-        return _shown(content, MAX_DETAIL_CHARS) or reason_phrase
+        return _body_start(content, MAX_DETAIL_CHARS) or reason_phrase
     detail = body.get("detail") if isinstance(body, dict) else None
     if isinstance(detail, list):
         # Request validation errors: a list of {"loc": [...], "msg": "..."}.
         detail = "; ".join(_validation_message(item) for item in detail)
     if not isinstance(detail, str):
-        return _shown(content, MAX_DETAIL_CHARS)
+        return _body_start(content, MAX_DETAIL_CHARS)
     return clean(detail[:MAX_DETAIL_CHARS] + ("..." if len(detail) > MAX_DETAIL_CHARS else ""))
 
 
-def _shown(content: bytes, limit: int) -> str:
+def _body_start(content: bytes, limit: int) -> str:
     """Return the start of a body as text a terminal can show safely."""
     text = content[: limit * 4].decode("utf-8", "replace").strip()
     return clean(text[:limit] + ("..." if len(text) > limit else ""))

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from client import messages
-from client.api import Api, ConnectFailure, RequestRejected, ServerUnavailable
+from client.api import Api, ConnectFailure, RequestRejected, ServerUnavailable, invalid_response
 from client.config import config_path, load_config, validate_token, validate_url, write_config
 from client.errors import CliError, ExitCode
 from client.files import decode_solution, read_solution
@@ -191,10 +191,7 @@ def _rendered(render: Callable[[dict[str, Any]], str], body: dict[str, Any], url
         return render(body)
     except (KeyError, TypeError, ValueError, AttributeError) as error:
         logger.debug("rendering the reply failed", exc_info=True)
-        reason = f"{type(error).__name__}: {error}"
-        raise CliError(
-            messages.SERVER_INVALID_RESPONSE.format(url=url, error=reason), ExitCode.SERVER
-        ) from None
+        raise invalid_response(url, f"{type(error).__name__}: {error}") from None
 
 
 def _may_resend(error: CliError) -> bool:
@@ -217,8 +214,7 @@ def _wait(api: Api, submission_id: int, timeout: float) -> dict[str, Any]:
 def _submission_id(created: dict[str, Any], url: str) -> int:
     submission_id = created.get("id")
     if not isinstance(submission_id, int):
-        reason = f"no submission id in {sorted(created)!r}"
-        raise CliError(messages.SERVER_INVALID_RESPONSE.format(url=url, error=reason), ExitCode.SERVER)
+        raise invalid_response(url, f"no submission id in {sorted(created)!r}")
     return submission_id
 
 

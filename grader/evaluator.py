@@ -443,10 +443,10 @@ class Evaluator:
             last = case.points[-1]
             if not all(math.isfinite(v) for v in last):
                 # The case would be scored on this point, and f there is not a number to rank.
-                shown = ", ".join(repr(v) for v in last)
+                coordinates = ", ".join(repr(v) for v in last)
                 raise _RunEnded(
                     Verdict.INVALID_RESULT,
-                    f"the evaluation budget was spent and the last point evaluated, ({shown}), is not "
+                    f"the evaluation budget was spent and the last point evaluated, ({coordinates}), is not "
                     "finite, so there is no point to score; return the best finite point found instead",
                 )
         else:
