@@ -323,7 +323,7 @@ def test_login_failing_server_saves(cli_env: dict[str, str]):
 
 
 def test_login_unwritable_config_warns_nothing(cli_env: dict[str, str], tmp_path: Path):
-    # The warning says the token was saved, so it must not appear when the save fails.
+    # The warning states that the token was saved, so it must not appear when the save fails.
     blocker = tmp_path / "not-a-directory"
     blocker.write_text("")
     environ = {**cli_env, "XDG_CONFIG_HOME": str(blocker)}

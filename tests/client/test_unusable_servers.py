@@ -74,7 +74,7 @@ def test_done_without_verdict_is_server_error(cli_env: dict[str, str]):
 
 
 def test_login_ta_check_failing_saves(cli_env: dict[str, str]):
-    # /api/me says 403 (not a student's token), then the TA route fails: the server is at fault, not the token.
+    # /api/me returns 403 (not a student's token), then the TA route fails: the server is at fault, not the token.
     routes = {
         "/api/me": Canned(403, b'{"detail": "this route is for students"}'),
         "/api/ta/students": Canned(500, b'{"detail": "database is down"}'),
